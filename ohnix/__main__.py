@@ -1,0 +1,3 @@
+from ohnix.cli import main
+
+raise SystemExit(main())

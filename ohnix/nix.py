@@ -1,0 +1,101 @@
+"""Typed wrappers over the nix commands ohnix uses, on top of the proc chokepoint.
+
+The experimental-features prefix lives here and nowhere else, and so does knowledge of
+which Nix version renamed or reshaped which command.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from ohnix import proc
+from ohnix.errors import OhnixError
+
+FEATURES = ("--extra-experimental-features", "nix-command flakes")
+INSTALL_HINT = (
+    "Install Nix (on Debian/Ubuntu: `apt-get install nix-bin`; elsewhere see "
+    "https://nixos.org/download) and run `ohnix doctor`."
+)
+
+
+@cache
+def version() -> tuple[int, int, int]:
+    """The Nix version as (major, minor, patch), e.g. (2, 8, 0) for Debian's nix-bin."""
+    proc.require("nix", hint=INSTALL_HINT)
+    out = proc.run(["nix", "--version"], timeout=30).stdout
+    return parse_version(out)
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
+    if not match:
+        raise OhnixError(f"Cannot read a Nix version from `nix --version` output {text!r}.")
+    major, minor, patch = match.groups()
+    return int(major), int(minor), int(patch or 0)
+
+
+def version_string() -> str:
+    return ".".join(map(str, version()))
+
+
+def argv(*args: str | Path) -> list[str | Path]:
+    """`nix` with the experimental features ohnix needs, whatever the user's config says."""
+    return ["nix", *FEATURES, *args]
+
+
+def nix(
+    *args: str | Path,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    what: str | None = None,
+) -> proc.Result:
+    return proc.run(argv(*args), cwd=cwd, env=env, what=what, hint=None)
+
+
+def show_config() -> dict[str, Any]:
+    """Nix's effective settings as {name: value}."""
+    sub = ("show-config",) if version() < (2, 20, 0) else ("config", "show")
+    data = json.loads(nix(*sub, "--json").stdout)
+    return {k: (v["value"] if isinstance(v, dict) and "value" in v else v) for k, v in data.items()}
+
+
+def store_dir() -> str:
+    value = show_config().get("store", "")
+    return "/nix/store" if not value or value in ("auto", "daemon", "local") else str(value)
+
+
+def hash_to_sri(nix32: str, algo: str = "sha256") -> str:
+    """Nix's own conversion (2.8 has `nix hash to-sri`, not `nix-hash --to-sri`)."""
+    return nix("hash", "to-sri", "--type", algo, nix32).stdout.strip()
+
+
+def eval_json(expr: str, *, cwd: Path | None = None) -> Any:
+    out = proc.run(["nix-instantiate", "--eval", "--strict", "--json", "--expr", expr], cwd=cwd)
+    return json.loads(out.stdout)
+
+
+def instantiate(file: Path, attr: str) -> str:
+    """The .drv path of `attr` in a non-flake Nix file."""
+    out = proc.run(["nix-instantiate", str(file), "-A", attr], what=f"instantiating {attr}")
+    return out.stdout.strip().splitlines()[-1]
+
+
+def flake_drv(flake_ref: str, *, cwd: Path | None = None) -> str:
+    """The .drv path of a flake output (`nix eval --raw REF.drvPath`)."""
+    return nix("eval", "--raw", f"{flake_ref}.drvPath", cwd=cwd).stdout.strip()
+
+
+def add_fixed(path: Path, *, recursive: bool, algo: str = "sha256") -> str:
+    args = ["nix-store", "--add-fixed", *(["--recursive"] if recursive else []), algo, str(path)]
+    return proc.run(args).stdout.strip()
+
+
+def develop_argv(flake_ref: str, command: Sequence[str] | None = None) -> list[str]:
+    """argv for `nix develop` (no timeout: it is long and interruptible)."""
+    cmd = ["--command", *command] if command else []
+    return [str(a) for a in argv("develop", flake_ref, *cmd)]

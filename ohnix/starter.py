@@ -1,0 +1,83 @@
+"""`ohnix init`: a commented starter ohnix.toml."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ohnix import products
+from ohnix.config import CONFIG_NAME
+from ohnix.errors import ConfigError
+
+DEFAULT_PRODUCT = "qemu-arm64-linux-min"
+
+HEADER = """\
+# ohnix.toml: what this project needs to build for OpenHarmony.
+# `ohnix lock` pins it into ohnix.lock; `ohnix render` writes the Nix files;
+# `ohnix shell PRODUCT` enters a product's shell. Reference: docs/config.md.
+
+[project]
+name = "{name}"
+openharmony = "4.1"
+
+# Which nixpkgs the `nixpkgs` provider uses (pinned by `ohnix lock`).
+# [nixpkgs]
+# url = "github:NixOS/nixpkgs"
+# ref = "nixos-24.05"
+
+# Toolchain wishes for the `nixpkgs` provider.
+# [toolchain]
+# llvm = 18             # llvmPackages_18, aimed at the product's *-linux-ohos triple
+# go = "1.22"           # go_1_22, with the patch sets below applied
+# gcc = "pkgsCross"     # or "gcc-arm-embedded" for Cortex-M products
+# go_patches = ["go-ohos-patches"]
+
+# Extra sources to pin (git repositories or URLs).
+# [sources.go-ohos-patches]
+# git = "https://example.org/go-ohos-patches.git"
+# ref = "v1.0"
+# submodules = false
+"""
+
+PRODUCT = """
+[products.{name}]
+# {description}
+# provider: "host" (this machine's cross tools, works offline), "nixpkgs", or
+# "ohos-prebuilts" (OpenHarmony's own clang/gn/ninja/node, as in the build container).
+provider = "host"
+# env = {{ MY_FLAG = "1" }}
+# tools = {{ go = "host" }}   # per-tool provider override
+"""
+
+
+def text(project_name: str, names: list[str]) -> str:
+    chosen = names or [DEFAULT_PRODUCT]
+    seen: set[str] = set()
+    parts = [HEADER.format(name=project_name)]
+    for name in chosen:
+        product = products.get(name)
+        if name in seen:
+            raise ConfigError(f"Product `{name}` was given twice.")
+        seen.add(name)
+        variants = (
+            f" Other target_cpu: {', '.join(product.variants)} (cpu = ...)."
+            if (product.variants)
+            else ""
+        )
+        parts.append(PRODUCT.format(name=name, description=product.description + variants))
+    return "".join(parts)
+
+
+def write(directory: Path, names: list[str]) -> Path:
+    path = directory / CONFIG_NAME
+    if path.exists():
+        raise ConfigError(
+            f"{path} already exists; ohnix init never overwrites it.",
+            hint="Edit it, or remove it first to start over.",
+        )
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", directory.resolve().name).strip("-") or "project"
+    content = text(name, names)
+    directory.mkdir(parents=True, exist_ok=True)
+    with path.open("x", encoding="utf-8") as fh:
+        fh.write(content)
+    return path

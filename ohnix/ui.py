@@ -1,0 +1,64 @@
+"""Human output: tables and reports, on rich (imported only when a human is reading)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.console import Console
+from rich.table import Table
+
+from ohnix.doctor import Report
+from ohnix.products import Product
+
+console = Console()
+MARK = {"ok": "[green]  ok[/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}
+
+
+def _go(product: Product) -> str:
+    if not product.go.supported:
+        return "not supported"
+    arm = f" GOARM={product.go.goarm}" if product.go.goarm else ""
+    return f"GOARCH={product.go.goarch}{arm}"
+
+
+def products_table(items: Iterable[Product]) -> None:
+    table = Table(title="OpenHarmony 4.1 products")
+    for col in ("product", "system", "kernel", "cpu", "triple", "Go"):
+        table.add_column(col, no_wrap=col != "Go")
+    for p in items:
+        cpu = p.cpu + "".join(f", {v}" for v in p.variants)
+        name = p.name + ("*" if p.alias_of else "")
+        table.add_row(name, p.system_type, p.kernel, cpu, p.triple, _go(p))
+    console.print(table)
+    console.print(
+        "* rk3566 is a SoC, not an OpenHarmony product: an alias for Kaihong's "
+        "khdvk_3566b board (arm64). `ohnix products show NAME` for details."
+    )
+
+
+def product_detail(p: Product) -> None:
+    console.print(f"[bold]{p.name}[/]: {p.description}")
+    rows = [
+        ("board", p.board), ("SoC", p.soc), ("vendor", p.vendor),
+        ("system type", p.system_type),
+        ("kernel", p.kernel + (f" {p.kernel_version}" if p.kernel_version else "")),
+        ("target_cpu", p.cpu), ("triple", p.triple), ("libc", p.libc),
+        ("float ABI", p.float_abi),
+        ("compiler", p.compiler + (f" {p.compiler_version}" if p.compiler_version else "")),
+        ("Go", _go(p) + (f" ({p.go.reason})" if p.go.reason else "")),
+    ]  # fmt: skip
+    if p.kconfig:
+        rows.append(("kconfig", " ".join(p.kconfig)))
+    for key, value in rows:
+        console.print(f"  {key:<12} {value}", highlight=False)
+    for cpu in p.variants:
+        v = p.variant(cpu)
+        console.print(f"  variant {cpu}: triple {v.triple}, float ABI {v.float_abi}, Go {_go(v)}")
+
+
+def doctor_report(report: Report) -> None:
+    for check in report.checks:
+        console.print(f"{MARK[check.status]} {check.name}: {check.detail}", highlight=False)
+        if check.hint and check.status != "ok":
+            console.print(f"     fix: {check.hint}", highlight=False)
+    console.print("ready" if report.ok else "[red]not ready[/]: see the fixes above")

@@ -1,0 +1,68 @@
+"""The bad-input matrix through the real CLI: exit 1, one clear paragraph, no traceback."""
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.parametrize(
+    ("toml", "needle"),
+    [
+        (None, "No ohnix.toml"),
+        ("[project]\nname = 'x'\n[products.rk3568\n", "line 3"),
+        ("[project]\nname = 'x'\ncolour = 1\n[products.rk3568]\n", "unknown key `colour`"),
+        ("[project]\nname = ['x']\n[products.rk3568]\n", "expected a string"),
+        ("[project]\nname = 'x'\n[products.rk3586]\nprovider='host'\n", "Did you mean `rk3568`"),
+        ("[project]\nname = 'x'\n[products.rk3568]\n[products.rk3568]\n", "defined twice"),
+    ],
+)
+def test_bad_input_exits_1_without_traceback(
+    ohnix, tmp_path: Path, toml: str | None, needle: str
+) -> None:
+    if toml is not None:
+        (tmp_path / "ohnix.toml").write_text(toml)
+    res = ohnix("-C", str(tmp_path), "config")
+    assert res.returncode == 1, res
+    assert needle in res.stderr
+    assert "Traceback" not in res.stderr
+    assert res.stderr.startswith("ohnix: error: ")
+
+
+def test_init_writes_and_refuses_to_overwrite(ohnix, tmp_path: Path) -> None:
+    res = ohnix("-C", str(tmp_path), "init", "rk3568", "qemu-arm64-linux-min")
+    assert res.returncode == 0, res.stderr
+    text = (tmp_path / "ohnix.toml").read_text()
+    assert "[products.rk3568]" in text and "[products.qemu-arm64-linux-min]" in text
+    # The starter is valid as written.
+    assert ohnix("-C", str(tmp_path), "config").returncode == 0
+    again = ohnix("-C", str(tmp_path), "init")
+    assert again.returncode == 1
+    assert "already exists" in again.stderr and "Traceback" not in again.stderr
+    assert (tmp_path / "ohnix.toml").read_text() == text
+
+
+def test_init_unknown_product(ohnix, tmp_path: Path) -> None:
+    res = ohnix("-C", str(tmp_path), "init", "qemu-arm64-linux")
+    assert res.returncode == 1
+    assert "Did you mean `qemu-arm64-linux-min`" in res.stderr
+    assert not (tmp_path / "ohnix.toml").exists()
+
+
+def test_version_and_help_examples(ohnix) -> None:
+    assert ohnix("--version").stdout.startswith("ohnix 0.")
+    for cmd in (["products"], ["init"], ["doctor"], ["config"]):
+        res = ohnix(*cmd, "--help")
+        assert res.returncode == 0
+        assert "Example:" in res.stdout, cmd
+
+
+def test_usage_error_is_exit_2(ohnix) -> None:
+    res = ohnix("no-such-command")
+    assert res.returncode == 2
+    assert "Traceback" not in res.stderr
+
+
+def test_completion_is_available(ohnix) -> None:
+    res = ohnix("--show-completion", "bash", env={"SHELL": "/bin/bash"})
+    assert res.returncode == 0
+    assert "_OHNIX_COMPLETE" in res.stdout
