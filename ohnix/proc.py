@@ -75,6 +75,7 @@ def run(
             input=input,
             capture_output=True,
             text=True,
+            errors="replace",  # tools echo raw bytes (file names) in their errors
             timeout=timeout,
             check=False,
         )
