@@ -1,0 +1,1 @@
+"""Bridges from OpenHarmony's kernel/libc to other toolchains (Go syscall tables, ...)."""
