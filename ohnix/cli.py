@@ -117,7 +117,7 @@ def products_show(
 def init(
     ctx: typer.Context,
     names: Annotated[
-        list[str] | None, typer.Argument(help="Products to configure.", metavar="[PRODUCT]...")
+        list[str] | None, typer.Argument(help="Products to configure.", metavar="PRODUCT")
     ] = None,
 ) -> None:
     """Write a commented starter ohnix.toml (never overwrites one).
@@ -149,6 +149,84 @@ def show_config(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     for p in data["products"]:
         tools = "".join(f", {t}={v}" for t, v in p["tools"].items())
         sys.stdout.write(f"  {p['name']}: {p['product']['triple']} via {p['provider']}{tools}\n")
+
+
+@app.command()
+def lock(
+    ctx: typer.Context,
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="With --update: the pins to re-resolve (default: all).", metavar="NAME"
+        ),
+    ] = None,
+    update: Annotated[bool, typer.Option("--update", help="Re-resolve refs and re-fetch.")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Verify every pin without writing; exit 1 on drift.")
+    ] = False,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Fail instead of fetching anything.")
+    ] = False,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", help="Parallel prefetches.", min=1)
+    ] = None,
+    keep_going: Annotated[
+        bool, typer.Option("--keep-going", "-k", help="Pin what can be pinned; list failures.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Pin every source in ohnix.toml (revs + Nix hashes) into ohnix.lock.
+
+    Unchanged pins are reused without any network; the lock is written atomically and
+    only when it changes.
+
+    Examples: ohnix lock; ohnix lock --update nixpkgs; ohnix lock --check --offline
+    """
+    from ohnix import config, resolve
+
+    cfg = config.load(_globals(ctx).directory)
+    jobs = jobs or resolve.DEFAULT_JOBS
+    if names and not update:
+        raise typer.BadParameter("pin names are only taken with --update", param_hint="NAME")
+    if check:
+        from ohnix import lock as lockfile
+
+        held = lockfile.read(cfg.root)
+        if held is None:
+            raise OhnixError(f"No {lockfile.LOCK_NAME} in {cfg.root}.", hint="Run `ohnix lock`.")
+        drift = resolve.check(cfg, held, offline=offline, jobs=jobs)
+        if as_json:
+            _emit_json({"ok": not drift, "drift": [vars(d) for d in drift]})
+        for d in drift if not as_json else ():
+            sys.stderr.write(f"{d.key}: {d.problem}: {d.detail}\n")
+        if drift:
+            if not as_json:
+                sys.stderr.write(
+                    f"ohnix: error: {len(drift)} pin(s) do not match; run "
+                    "`ohnix lock --update NAME` for each after checking why.\n"
+                )
+            raise typer.Exit(1)
+        if not as_json:
+            sys.stdout.write(f"{lockfile.LOCK_NAME} matches ohnix.toml and every source\n")
+        return
+    from ohnix import ui
+
+    with ui.progress("locking", enabled=not as_json) as on_done:
+        report = resolve.lock_project(
+            cfg,
+            update=names or (),
+            update_all=update and not names,
+            jobs=jobs,
+            keep_going=keep_going,
+            offline=offline,
+            on_done=on_done,
+        )
+    if as_json:
+        _emit_json(report.as_dict())
+    else:
+        ui.lock_report(report)
+    if report.failed:
+        raise typer.Exit(1)
 
 
 @app.command()

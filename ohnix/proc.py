@@ -6,11 +6,13 @@ terminal), so tests can see and fake exactly one place.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shlex
 import shutil
 import subprocess
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +55,54 @@ def require(program: str, *, hint: str) -> str:
     return path
 
 
+_live: set[subprocess.Popen[bytes]] = set()
+_live_lock = threading.Lock()
+
+
+def terminate_all() -> None:
+    """SIGTERM every captured child still running (used on Ctrl-C, so worker threads that
+    wait on them return at once instead of holding the exit)."""
+    with _live_lock:
+        for child in list(_live):
+            with contextlib.suppress(ProcessLookupError):
+                child.terminate()
+
+
+def _capture(
+    args: list[str],
+    env: Mapping[str, str] | None,
+    cwd: str | Path | None,
+    stdin: bytes | None,
+    timeout: float | None,
+    hint: str | None,
+) -> tuple[int | None, bytes, bytes]:
+    """Run to completion; returncode None means it timed out (and was killed)."""
+    log.debug("$ %s", shlex.join(args))
+    try:
+        child = subprocess.Popen(
+            args,
+            env=_env(env),
+            cwd=cwd,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+    except FileNotFoundError as exc:
+        raise ToolNotFoundError(f"`{args[0]}` was not found on PATH.", hint=hint) from exc
+    with _live_lock:
+        _live.add(child)
+    try:
+        out, err = child.communicate(stdin, timeout=timeout)
+        return child.returncode, out, err
+    except subprocess.TimeoutExpired:
+        child.kill()
+        out, err = child.communicate()
+        return None, out, err + f"\n(gave up after {timeout:g} s)".encode()
+    finally:
+        with _live_lock:
+            _live.discard(child)
+
+
 def run(
     argv: Sequence[str | Path],
     *,
@@ -66,30 +116,14 @@ def run(
 ) -> Result:
     """Run argv to completion capturing text output; raise CommandError on failure."""
     args = [str(a) for a in argv]
-    log.debug("$ %s", shlex.join(args))
-    try:
-        proc = subprocess.run(
-            args,
-            env=_env(env),
-            cwd=cwd,
-            input=input,
-            capture_output=True,
-            text=True,
-            errors="replace",  # tools echo raw bytes (file names) in their errors
-            timeout=timeout,
-            check=False,
-        )
-    except FileNotFoundError as exc:
-        raise ToolNotFoundError(f"`{args[0]}` was not found on PATH.", hint=hint) from exc
-    except subprocess.TimeoutExpired as exc:
-        err = exc.stderr.decode() if isinstance(exc.stderr, bytes) else (exc.stderr or "")
-        raise CommandError(
-            args, None, tail(err) + f"\n(gave up after {timeout:g} s)", what=what, hint=hint
-        ) from exc
-    result = Result(tuple(args), proc.returncode, proc.stdout, proc.stderr)
-    if check and proc.returncode != 0:
-        raise CommandError(args, proc.returncode, tail(proc.stderr), what=what, hint=hint)
-    return result
+    code, out, err = _capture(
+        args, env, cwd, input.encode() if input is not None else None, timeout, hint
+    )
+    # errors="replace": tools echo raw bytes (file names) in their messages.
+    stdout, stderr = out.decode(errors="replace"), err.decode(errors="replace")
+    if code is None or (check and code != 0):
+        raise CommandError(args, code, tail(stderr), what=what, hint=hint)
+    return Result(tuple(args), code, stdout, stderr)
 
 
 def run_bytes(
@@ -102,17 +136,10 @@ def run_bytes(
 ) -> bytes:
     """Run argv and return raw stdout (for binary output such as `nix-store --dump`)."""
     args = [str(a) for a in argv]
-    log.debug("$ %s", shlex.join(args))
-    try:
-        proc = subprocess.run(
-            args, env=_env(env), cwd=cwd, capture_output=True, timeout=timeout, check=False
-        )
-    except FileNotFoundError as exc:
-        raise ToolNotFoundError(f"`{args[0]}` was not found on PATH.") from exc
-    if proc.returncode != 0:
-        stderr = proc.stderr.decode(errors="replace")
-        raise CommandError(args, proc.returncode, tail(stderr), what=what)
-    return proc.stdout
+    code, out, err = _capture(args, env, cwd, None, timeout, None)
+    if code != 0:
+        raise CommandError(args, code, tail(err.decode(errors="replace")), what=what)
+    return out
 
 
 def call(

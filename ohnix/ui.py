@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console
+from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from ohnix.doctor import Report
 from ohnix.products import Product
+from ohnix.resolve import LockReport
 
 console = Console()
 MARK = {"ok": "[green]  ok[/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}
@@ -62,3 +68,35 @@ def doctor_report(report: Report) -> None:
         if check.hint and check.status != "ok":
             console.print(f"     fix: {check.hint}", highlight=False)
     console.print("ready" if report.ok else "[red]not ready[/]: see the fixes above")
+
+
+@contextmanager
+def progress(label: str, *, enabled: bool = True) -> Iterator[Callable[[Any], None]]:
+    """A spinner with a count of finished items, only on a TTY; yields the on_done callback."""
+    if not (enabled and sys.stderr.isatty()):
+        yield lambda _item: None
+        return
+    err = Console(stderr=True)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), MofNCompleteColumn(),
+                  console=err, transient=True) as bar:  # fmt: skip
+        task = bar.add_task(label, total=None)
+
+        def done(item: Any) -> None:
+            bar.update(task, advance=1, description=f"{label}: {getattr(item, 'key', item)}")
+
+        yield done
+
+
+def lock_report(report: LockReport) -> None:
+    counts = Counter(o.status for o in report.outcomes)
+    for o in report.outcomes:
+        if o.status == "fetched" and o.pin:
+            console.print(f"  pinned {o.key} {o.pin.rev or ''} {o.pin.hash}", highlight=False)
+        elif o.status == "failed":
+            console.print(f"  [red]failed[/] {o.key}: {o.error}", highlight=False)
+    state = "written" if report.written else "unchanged"
+    console.print(
+        f"{report.path} {state}: {counts['fetched']} fetched, {counts['reused']} reused, "
+        f"{counts['failed']} failed",
+        highlight=False,
+    )

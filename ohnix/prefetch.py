@@ -1,0 +1,287 @@
+"""Prefetchers: pin a Spec to a Pin (exact rev + Nix hash) and leave the content in the store.
+
+git: `nix-prefetch-git` when it is on PATH, else a built-in equivalent (fetch the exact rev,
+check out, drop every `.git`, NAR-hash) that yields the same hash. url: `nix-prefetch-url`
+(flat, or --unpack). github/path (nixpkgs): Nix's own fetcher via `nix flake prefetch`, so
+the narHash is exactly what flake.lock needs. Refs resolve with `git ls-remote`, never a
+forge API. Every fetched tree is added to the store under the name the rendered fetcher
+uses, so a build downloads nothing again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from ohnix import nar, nix, proc
+from ohnix.errors import CommandError, OhnixError, PrefetchError
+from ohnix.lock import Pin, Spec
+
+LS_REMOTE_TIMEOUT_S = 60.0  # a remote that says nothing for a minute is unreachable
+FETCH_TIMEOUT_S = 3600.0  # big repositories and toolchain archives take a while
+HEX_REV = re.compile(r"^[0-9a-f]{40}$")
+GITHUB = re.compile(r"^github:(?P<owner>[\w.-]+)/(?P<repo>[\w.-]+)$")
+
+
+def _git_env(home: Path) -> dict[str, str]:
+    # Like nix-prefetch-git: ignore the user's and the system's git config, never prompt.
+    return {
+        "HOME": str(home),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_ASKPASS": "",
+        "GIT_SSH_COMMAND": "ssh -o BatchMode=yes",
+    }
+
+
+def git_url(url: str) -> str:
+    """The git transport URL for a spec URL (`github:o/r` -> https://github.com/o/r.git)."""
+    m = GITHUB.match(url)
+    return f"https://github.com/{m['owner']}/{m['repo']}.git" if m else url
+
+
+def _is_local(url: str) -> bool:
+    return url.startswith(("file://", "/", "./", "../"))
+
+
+def ls_remote(spec: Spec) -> str:
+    """Resolve spec.ref to a commit with `git ls-remote` (peeled for annotated tags)."""
+    if spec.rev:
+        return spec.rev
+    ref = spec.ref or "HEAD"
+    url = git_url(spec.url)
+    with tempfile.TemporaryDirectory(prefix="ohnix-ls-") as home:
+        try:
+            out = proc.run(
+                ["git", "ls-remote", url],
+                env=_git_env(Path(home)),
+                timeout=LS_REMOTE_TIMEOUT_S,
+                what=f"resolving `{spec.key}`",
+            ).stdout
+        except CommandError as exc:
+            raise PrefetchError(
+                f"Cannot reach the repository of `{spec.key}` at {url}: "
+                f"{exc.stderr.strip() or 'no answer'}.",
+                hint="Check the URL in ohnix.toml and your network (or use --offline with an "
+                "existing lock).",
+            ) from exc
+    refs: dict[str, str] = {}
+    for line in out.splitlines():
+        sha, _, name = line.partition("\t")
+        refs[name] = sha
+    if ref == "HEAD" or ref.startswith("refs/"):
+        candidates = [f"{ref}^{{}}", ref]
+    else:
+        candidates = [f"refs/heads/{ref}", f"refs/tags/{ref}^{{}}", f"refs/tags/{ref}"]
+    for name in candidates:
+        if name in refs:
+            return refs[name]
+    raise PrefetchError(
+        f"`{spec.key}`: the ref `{ref}` does not exist in {url}.",
+        hint="Use a branch or tag name, `HEAD`, a full `refs/...` name, or set `rev`.",
+    )
+
+
+def prefetch(spec: Spec) -> Pin:
+    """Pin one spec. Raises PrefetchError naming the source on any failure."""
+    if spec.kind == "git":
+        return prefetch_git(spec)
+    if spec.kind == "github":
+        return prefetch_github(spec)
+    if spec.kind == "path":
+        return prefetch_path(spec)
+    if spec.kind == "url":
+        return prefetch_url(spec)
+    raise OhnixError(f"`{spec.key}`: no prefetcher for kind `{spec.kind}`.")
+
+
+def _pin(spec: Spec, digest: bytes, **found: object) -> Pin:
+    return Pin(
+        key=spec.key,
+        kind=spec.kind,
+        url=spec.url,
+        hash=nar.to_sri(digest),
+        spec=spec.digest(),
+        store_name=spec.store_name,
+        ref=spec.ref,
+        unpack=spec.unpack,
+        submodules=spec.submodules,
+        deep_clone=spec.deep_clone,
+        leave_dot_git=spec.leave_dot_git,
+        lfs=spec.lfs,
+        **found,  # type: ignore[arg-type]
+    )
+
+
+def prefetch_git(spec: Spec) -> Pin:
+    rev = ls_remote(spec)
+    if not HEX_REV.match(rev):
+        raise PrefetchError(f"`{spec.key}`: rev `{rev}` is not a full 40-digit commit hash.")
+    if proc.which("nix-prefetch-git"):
+        return _nix_prefetch_git(spec, rev)
+    return _builtin_git(spec, rev)
+
+
+def _nix_prefetch_git(spec: Spec, rev: str) -> Pin:
+    """The nixpkgs script, with every flag explicit (its defaults differ from fetchgit's)."""
+    argv = ["nix-prefetch-git", "--url", git_url(spec.url), "--rev", rev, "--quiet"]
+    flags = (("--fetch-submodules", spec.submodules), ("--deepClone", spec.deep_clone),
+             ("--leave-dotGit", spec.leave_dot_git), ("--fetch-lfs", spec.lfs))  # fmt: skip
+    argv += [flag for flag, on in flags if on]
+    res = proc.run(argv, timeout=FETCH_TIMEOUT_S, what=f"prefetching `{spec.key}`")
+    data = json.loads(res.stdout)
+    # Its `hash` field needs `nix-hash --to-sri`, absent on Nix 2.8: derive SRI ourselves.
+    digest = nar.nix32_decode(data["sha256"])
+    path = Path(data["path"])
+    if Path(path).name.split("-", 1)[1] != spec.store_name:
+        nix.add_fixed(_renamed_copy(path, spec.store_name), recursive=True)
+    commit = _commit_info_from_date(data.get("date", ""))
+    return _pin(spec, digest, rev=data.get("rev") or rev, **commit)
+
+
+def _renamed_copy(path: Path, name: str) -> Path:
+    tmp = Path(tempfile.mkdtemp(prefix="ohnix-rename-"))
+    target = tmp / name
+    shutil.copytree(path, target, symlinks=True)
+    return target
+
+
+def _commit_info_from_date(date: str) -> dict[str, object]:
+    return {"date": date} if date else {}
+
+
+def _builtin_git(spec: Spec, rev: str) -> Pin:
+    if spec.leave_dot_git:
+        raise PrefetchError(
+            f"`{spec.key}`: leave_dot_git needs nix-prefetch-git (a kept .git is not "
+            "deterministic, and ohnix's built-in fetcher does not try to make it so).",
+            hint="Install nix-prefetch-git (nixpkgs attribute nix-prefetch-git) or drop "
+            "leave_dot_git.",
+        )
+    url = git_url(spec.url)
+    with tempfile.TemporaryDirectory(prefix="ohnix-fetch-") as tmp:
+        env = _git_env(Path(tmp))
+        work = Path(tmp) / spec.store_name
+        what = f"fetching `{spec.key}` from {url}"
+
+        def git(*args: str, timeout: float | None = FETCH_TIMEOUT_S) -> str:
+            return proc.run(["git", "-C", str(work), *args], env=env, timeout=timeout,
+                            what=what).stdout  # fmt: skip
+
+        proc.run(["git", "init", "-q", str(work)], env=env, what=what)
+        depth = [] if spec.deep_clone else ["--depth", "1"]
+        try:
+            git("fetch", "-q", *depth, url, rev)
+        except CommandError as exc:
+            raise PrefetchError(
+                f"`{spec.key}`: cannot fetch rev {rev} from {url}: "
+                f"{exc.stderr.strip().splitlines()[-1] if exc.stderr.strip() else 'no output'}.",
+                hint="Check that the rev exists there (a force-pushed branch or tag loses "
+                "commits); `ohnix lock --update " + spec.name + "` re-resolves the ref.",
+            ) from exc
+        git("checkout", "-q", rev)
+        if spec.submodules:
+            _submodules(spec, url, git)
+        if spec.lfs:
+            proc.require("git-lfs", hint="Install git-lfs, or set lfs = false.")
+            git("lfs", "install", "--local")
+            git("lfs", "pull")
+        date, stamp = git("log", "-1", "--format=%cI%n%ct", rev).split()
+        _drop_dot_git(work)
+        digest = nar.nar_hash(work)
+        added = nix.add_fixed(work, recursive=True)
+    expected = nar.source_path(spec.store_name, digest)
+    if added != expected:
+        raise PrefetchError(f"`{spec.key}`: Nix stored {added}, ohnix computed {expected}.")
+    return _pin(spec, digest, rev=rev, date=date, last_modified=int(stamp))
+
+
+def _submodules(spec: Spec, url: str, git: object) -> None:
+    # git >= 2.38 refuses file:// submodules by default (CVE-2022-39253); a local repository
+    # the user pinned is trusted for its own submodules, a remote one is not.
+    allow = ["-c", "protocol.file.allow=always"] if _is_local(url) else []
+    try:
+        git(*allow, "submodule", "update", "--init", "--recursive")  # type: ignore[operator]
+    except CommandError as exc:
+        hint = None
+        if "transport 'file' not allowed" in exc.stderr:
+            hint = (
+                "A submodule uses a file:// URL, which git >= 2.38 refuses from a remote "
+                "superproject; mirror the submodule or fetch it separately as a source."
+            )
+        raise PrefetchError(
+            f"`{spec.key}`: fetching submodules failed: {exc.stderr.strip()}", hint=hint
+        ) from exc
+
+
+def _drop_dot_git(root: Path) -> None:
+    """Delete every `.git` (dir, or the file a submodule has) at any depth."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        if ".git" in dirnames:
+            shutil.rmtree(here / ".git")
+            dirnames.remove(".git")
+        if ".git" in filenames:
+            (here / ".git").unlink()
+
+
+def _flake_prefetch(spec: Spec, ref: str) -> tuple[bytes, str]:
+    out = nix.nix(
+        "flake", "prefetch", "--json", ref, what=f"prefetching `{spec.key}` ({ref})"
+    ).stdout
+    data = json.loads(out)
+    return nar.parse_hash(data["hash"]), data["storePath"]
+
+
+def prefetch_github(spec: Spec) -> Pin:
+    """github:owner/repo: Nix's tarball fetcher for the narHash (what flake.lock checks);
+    the commit time (flake.lock's lastModified) from a tree-less shallow git fetch."""
+    m = GITHUB.match(spec.url)
+    if not m:
+        raise PrefetchError(f"`{spec.key}`: `{spec.url}` is not of the form github:owner/repo.")
+    rev = ls_remote(spec)
+    url = git_url(spec.url)
+    with tempfile.TemporaryDirectory(prefix="ohnix-gh-") as tmp:
+        env = _git_env(Path(tmp))
+        proc.run(["git", "init", "-q", tmp], env=env)
+        proc.run(
+            ["git", "-C", tmp, "fetch", "-q", "--depth", "1", "--filter=tree:0", url, rev],
+            env=env,
+            timeout=FETCH_TIMEOUT_S,
+            what=f"reading the commit time of `{spec.key}`",
+        )
+        date, stamp = proc.run(["git", "-C", tmp, "log", "-1", "--format=%cI%n%ct", rev],
+                               env=env).stdout.split()  # fmt: skip
+    digest, _ = _flake_prefetch(spec, f"github:{m['owner']}/{m['repo']}/{rev}")
+    return _pin(spec, digest, rev=rev, date=date, last_modified=int(stamp))
+
+
+def prefetch_path(spec: Spec) -> Pin:
+    path = Path(spec.url).expanduser().resolve()
+    if not path.is_dir():
+        raise PrefetchError(f"`{spec.key}`: {path} is not a directory.")
+    digest, _ = _flake_prefetch(spec, f"path:{path}")
+    return _pin(spec, digest)
+
+
+def prefetch_url(spec: Spec) -> Pin:
+    """nix-prefetch-url: a flat hash of the file, or with unpack the NAR hash of the tree."""
+    argv = ["nix-prefetch-url", "--type", "sha256", "--name", spec.store_name, "--print-path"]
+    if spec.unpack:
+        argv.append("--unpack")
+    argv.append(spec.url)
+    try:
+        out = proc.run(argv, timeout=FETCH_TIMEOUT_S, what=f"prefetching `{spec.key}`").stdout
+    except CommandError as exc:
+        raise PrefetchError(
+            f"`{spec.key}`: cannot download {spec.url}: "
+            f"{(exc.stderr.strip().splitlines() or ['no output'])[-1]}.",
+            hint="Check the URL (or the [prebuilts] mirror) in ohnix.toml and the network.",
+        ) from exc
+    lines = out.split()
+    digest = nar.nix32_decode(lines[0])
+    return _pin(spec, digest)
