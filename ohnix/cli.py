@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from ohnix import __version__
+from ohnix.bridge.cli import bridge_app
 from ohnix.errors import OhnixError
 
 app = typer.Typer(
@@ -32,6 +33,7 @@ products_app = typer.Typer(
     invoke_without_command=True,
 )
 app.add_typer(products_app, name="products")
+app.add_typer(bridge_app, name="bridge")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -226,6 +228,47 @@ def lock(
     else:
         ui.lock_report(report)
     if report.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def render(
+    ctx: typer.Context,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 with a diff if the files on disk differ.")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write flake.nix, flake.lock, default.nix and nix/ohnix/ from ohnix.lock.
+
+    Reports create / identical / update per file; in a git work tree, new files are
+    marked intent-to-add so flakes can see them.
+
+    Examples: ohnix render; ohnix render --check (CI, pre-commit)
+    """
+    from ohnix import config
+    from ohnix import render as rendering
+
+    cfg = config.load(_globals(ctx).directory)
+    report = rendering.render_project(cfg, check=check, dry_run=dry_run)
+    if as_json:
+        _emit_json(report.as_dict())
+    else:
+        for f in report.files:
+            sys.stdout.write(f"{f.status:>9} {f.path}\n")
+        if report.visible:
+            sys.stdout.write(
+                f"git: marked {len(report.visible)} new file(s) intent-to-add so Nix can see "
+                f"them ({', '.join(report.visible)})\n"
+            )
+    if check and report.diff:
+        if not as_json:
+            sys.stdout.write(report.diff)
+        sys.stderr.write(
+            "ohnix: error: the rendered files differ from ohnix.toml/ohnix.lock; "
+            "run `ohnix render` and commit the result.\n"
+        )
         raise typer.Exit(1)
 
 

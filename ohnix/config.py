@@ -65,8 +65,8 @@ class NixpkgsSpec:
 
 @dataclass(frozen=True)
 class Toolchain:
-    llvm: int = 18
-    go: str = "1.22"
+    llvm: int = 19
+    go: str = "1.25"
     gcc: str = "pkgsCross"
     go_patches: tuple[str, ...] = ()
     go_fork: str | None = None
@@ -261,7 +261,7 @@ def parse(raw: dict[str, Any], path: Path) -> Config:
         raise check.fail(
             "[nixpkgs]",
             "a product uses the `nixpkgs` provider but no nixpkgs is configured.",
-            hint='Add [nixpkgs] with url = "github:NixOS/nixpkgs" and ref = "nixos-24.05", '
+            hint='Add [nixpkgs] with url = "github:NixOS/nixpkgs" and ref = "nixos-25.11", '
             'or use provider = "host".',
         )
     return Config(path, project, nixpkgs, toolchain, sources, Prebuilts(**pre), products)

@@ -23,12 +23,12 @@ openharmony = "4.1"
 # Which nixpkgs the `nixpkgs` provider uses (pinned by `ohnix lock`).
 # [nixpkgs]
 # url = "github:NixOS/nixpkgs"
-# ref = "nixos-24.05"
+# ref = "nixos-25.11"
 
 # Toolchain wishes for the `nixpkgs` provider.
 # [toolchain]
-# llvm = 18             # llvmPackages_18, aimed at the product's *-linux-ohos triple
-# go = "1.22"           # go_1_22, with the patch sets below applied
+# llvm = 19             # llvmPackages_19, aimed at the product's *-linux-ohos triple
+# go = "1.25"           # go_1_25, with the patch sets below applied
 # gcc = "pkgsCross"     # or "gcc-arm-embedded" for Cortex-M products
 # go_patches = ["go-ohos-patches"]
 

@@ -1,0 +1,44 @@
+# ohnix's Nix library, vendored into a project by `ohnix render` (as nix/ohnix/).
+# Data arrives as data: the lock (ohnix.lock, TOML) and the shell descriptions
+# (shells.json, written by ohnix) are parsed here; nothing user-supplied is pasted into
+# Nix code. Returns { <system> = { <product> = <dev shell derivation>; }; }.
+{ lock, shells, nixpkgs ? null }:
+let
+  attrPath = path: set:
+    builtins.foldl' (s: name: if s != null && builtins.isAttrs s && s ? ${name} then s.${name} else null)
+      set (builtins.filter builtins.isString (builtins.split "\\." path));
+
+  forSystem = system:
+    let
+      pkgs = if nixpkgs == null then null
+        else import nixpkgs { inherit system; config = { }; overlays = [ ]; };
+      host = import ./host.nix { inherit lock system; sha256 = shells.hostSha256; };
+      prebuilts = import ./prebuilts.nix { inherit lock system pkgs; };
+      sources = import ./sources.nix { inherit lock; };
+      fromNixpkgs = import ./nixpkgs.nix { inherit pkgs attrPath sources; };
+
+      mkShell = name: s:
+        let
+          hostTools = host.toolset s.name (map (t: t.pin) (builtins.filter (t: t.provider == "host") s.tools));
+          # One tool of a shell: { drv; exe; } from whichever provider the data names.
+          resolve = t:
+            if t.provider == "host" then { inherit (hostTools) drv; exe = hostTools.exe t.exe; }
+            else if t.provider == "ohos-prebuilts" then prebuilts.tool t
+            else fromNixpkgs.tool t;
+          tools = map (t: t // resolve t) s.tools;
+          toolEnv = builtins.listToAttrs (map (t: { name = t.var; value = t.exe; })
+            (builtins.filter (t: t.var != null) tools));
+          dirs = map (t: if t.bindir == "" then "${t.drv}" else "${t.drv}/${t.bindir}") tools;
+          bins = builtins.foldl' (acc: d: if builtins.elem d acc then acc else acc ++ [ d ]) [ ] dirs;
+          builder = if pkgs == null then "/bin/bash" else "${pkgs.bashInteractive}/bin/bash";
+        in derivation (s.env // toolEnv // {
+          name = s.name;
+          inherit system builder;
+          # A dev shell is an environment, not a build: `nix develop` reads this env.
+          args = [ "-c" "echo \"$name\" > $out" ];
+          outputs = [ "out" ];
+          PATH = builtins.concatStringsSep ":" bins;
+        });
+    in builtins.mapAttrs mkShell shells.shells;
+in
+builtins.listToAttrs (map (system: { name = system; value = forSystem system; }) shells.systems)
