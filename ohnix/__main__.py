@@ -1,3 +1,3 @@
-from ohnix.cli import main
+from ohnix.entry import main
 
 raise SystemExit(main())

@@ -272,6 +272,126 @@ def render(
         raise typer.Exit(1)
 
 
+RenderOpt = Annotated[
+    bool, typer.Option("--render", help="Render first if the Nix files are stale.")
+]
+
+
+@app.command()
+def shell(
+    ctx: typer.Context,
+    product: Annotated[str, typer.Argument(help="A configured product.")],
+    classic: Annotated[
+        bool, typer.Option("--classic", help="Use nix-shell on default.nix (no flakes).")
+    ] = False,
+    render_now: RenderOpt = False,
+) -> None:
+    """Enter a product's development shell (nix develop on the rendered flake).
+
+    Example: ohnix shell rk3566
+    """
+    from ohnix import config
+    from ohnix import shell as shells
+
+    shells.enter(config.load(_globals(ctx).directory), product, classic=classic,
+                 render_now=render_now)  # fmt: skip
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def run(
+    ctx: typer.Context,
+    product: Annotated[str, typer.Argument(help="A configured product.")],
+    command: Annotated[
+        list[str] | None, typer.Argument(help="The command, after --.", metavar="-- CMD")
+    ] = None,
+    print_env: Annotated[
+        bool, typer.Option("--print-env", help="Print the shell's variables instead.")
+    ] = False,
+    render_now: RenderOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run one command inside a product's shell and exit with its status.
+
+    A warm run applies the cached environment without starting Nix.
+
+    Examples: ohnix run qemu-arm64-linux-min -- sh -c '$CC --version';
+    ohnix run rk3566 --print-env --json
+    """
+    from ohnix import config
+    from ohnix import shell as shells
+
+    cfg = config.load(_globals(ctx).directory)
+    if print_env:
+        variables = shells.variables(cfg, product, render_now=render_now)
+        if as_json:
+            _emit_json(variables)
+        else:
+            sys.stdout.write(shells.export_lines(variables))
+        return
+    shells.run(cfg, product, list(command or []) + list(ctx.args), render_now=render_now)
+
+
+@app.command()
+def gc(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Drop ohnix's GC roots and cached environments of products no longer configured.
+
+    Example: ohnix gc && nix-collect-garbage
+    """
+    from ohnix import config
+    from ohnix import shell as shells
+
+    removed = shells.gc(config.load(_globals(ctx).directory))
+    if as_json:
+        _emit_json({"removed": removed})
+    else:
+        sys.stdout.write("".join(f"removed {r}\n" for r in removed) or "nothing to remove\n")
+
+
+@app.command()
+def direnv(
+    ctx: typer.Context, product: Annotated[str, typer.Argument(help="A configured product.")]
+) -> None:
+    """Write an .envrc that loads the product's shell from ohnix's cache.
+
+    Example: ohnix direnv rk3566 && direnv allow
+    """
+    from ohnix import config
+    from ohnix import shell as shells
+
+    path = shells.direnv(config.load(_globals(ctx).directory), product)
+    sys.stdout.write(f"wrote {path}; run `direnv allow`\n")
+
+
+@app.command()
+def build(
+    ctx: typer.Context,
+    product: Annotated[str, typer.Argument(help="A configured product.")],
+    update_abi: Annotated[
+        bool, typer.Option("--update-abi", help="Write the measured ABI as the new baseline.")
+    ] = False,
+    render_now: RenderOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the Go/CGO bridge build inside the product's shell.
+
+    Steps: syscall table from kernel headers, ABI check against the committed snapshot,
+    cgo wrapper, cross `go build`; artifacts and build.json land in out/PRODUCT/.
+
+    Example: ohnix build qemu-arm64-linux-min
+    """
+    from ohnix import config, ui
+    from ohnix.bridge import pipeline
+
+    cfg = config.load(_globals(ctx).directory)
+    on_step = None if as_json else ui.build_step
+    report = pipeline.build(cfg, product, update_abi=update_abi, render_now=render_now,
+                            on_step=on_step)  # fmt: skip
+    if as_json:
+        _emit_json(report.as_dict())
+    else:
+        sys.stdout.write(f"report: {report.report_path}\n")
+
+
 @app.command()
 def doctor(as_json: JsonOpt = False) -> None:
     """Check that Nix, git and the store are ready; each failing check says how to fix it.

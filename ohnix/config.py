@@ -31,6 +31,15 @@ SCHEMA: dict[str, dict[str, Any]] = {
     "nixpkgs": {"url": STR, "ref": STR, "rev": STR, "path": STR},
     "toolchain": {"llvm": INT, "go": STR, "gcc": STR, "go_patches": STRS, "go_fork": STR},
     "prebuilts": {"mirror": STR, "include": STRS},
+    "bridge": {
+        "package": STR,
+        "binary": STR,
+        "syscalls_dir": STR,
+        "cgo_dir": STR,
+        "abi_dir": STR,
+        "headers": STR,
+        "abi_types": STR,
+    },
 }
 SOURCE_KEYS: dict[str, Any] = {
     "git": STR, "url": STR, "ref": STR, "rev": STR, "name": STR, "unpack": BOOL,
@@ -96,6 +105,19 @@ class Prebuilts:
 
 
 @dataclass(frozen=True)
+class Bridge:
+    """Where `ohnix build` finds the Go package and writes its generated files."""
+
+    package: str = "."
+    binary: str = "bridge"
+    syscalls_dir: str = "syscalls"
+    cgo_dir: str = "gen"
+    abi_dir: str = "abi"
+    headers: str | None = None
+    abi_types: str | None = None
+
+
+@dataclass(frozen=True)
 class ProductConfig:
     """A product the project wants a shell for, with its provider choices."""
 
@@ -119,6 +141,7 @@ class Config:
     sources: tuple[Source, ...]
     prebuilts: Prebuilts
     products: tuple[ProductConfig, ...]
+    bridge: Bridge = Bridge()
 
     @property
     def root(self) -> Path:
@@ -264,7 +287,8 @@ def parse(raw: dict[str, Any], path: Path) -> Config:
             hint='Add [nixpkgs] with url = "github:NixOS/nixpkgs" and ref = "nixos-25.11", '
             'or use provider = "host".',
         )
-    return Config(path, project, nixpkgs, toolchain, sources, Prebuilts(**pre), products)
+    bridge = Bridge(**tables["bridge"])
+    return Config(path, project, nixpkgs, toolchain, sources, Prebuilts(**pre), products, bridge)
 
 
 def _sources(check: _Checker, raw: Any) -> tuple[Source, ...]:

@@ -12,7 +12,9 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +58,9 @@ def require(program: str, *, hint: str) -> str:
 
 
 _live: set[subprocess.Popen[bytes]] = set()
+_terminated: set[subprocess.Popen[bytes]] = set()
 _live_lock = threading.Lock()
+POLL_S = 0.2  # how often a wait on a terminated child looks whether it is gone
 
 
 def terminate_all() -> None:
@@ -64,8 +68,29 @@ def terminate_all() -> None:
     wait on them return at once instead of holding the exit)."""
     with _live_lock:
         for child in list(_live):
+            _terminated.add(child)
             with contextlib.suppress(ProcessLookupError):
                 child.terminate()
+
+
+def _communicate(
+    child: subprocess.Popen[bytes], stdin: bytes | None, timeout: float | None
+) -> tuple[bytes, bytes]:
+    """child.communicate(), except that once terminate_all() ended the child, a process it
+    started (a wrapper script's `sleep`, git's helpers) that still holds the output pipes
+    open cannot keep the caller waiting: output is given up as soon as the child is gone."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        step = POLL_S if deadline is None else max(0.0, min(POLL_S, deadline - time.monotonic()))
+        try:
+            return child.communicate(stdin, timeout=step)
+        except subprocess.TimeoutExpired:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise
+            with _live_lock:
+                abandon = child in _terminated
+            if abandon and child.poll() is not None:
+                return b"", b""
 
 
 def _capture(
@@ -92,7 +117,7 @@ def _capture(
     with _live_lock:
         _live.add(child)
     try:
-        out, err = child.communicate(stdin, timeout=timeout)
+        out, err = _communicate(child, stdin, timeout)
         return child.returncode, out, err
     except subprocess.TimeoutExpired:
         child.kill()
@@ -101,6 +126,7 @@ def _capture(
     finally:
         with _live_lock:
             _live.discard(child)
+            _terminated.discard(child)
 
 
 def run(
@@ -169,3 +195,16 @@ def call(
             # The child got the same SIGINT from the terminal; let it decide, then report.
             continue
     return 128 - code if code < 0 else code
+
+
+def exec_replace(argv: Sequence[str | Path], *, env: Mapping[str, str] | None = None) -> None:
+    """Replace this process with argv (`ohnix shell` hands the terminal to nix develop:
+    signals, job control and the exit status are then the child's own)."""
+    args = [str(a) for a in argv]
+    log.debug("$ exec %s", shlex.join(args))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execvpe(args[0], args, _env(env) or dict(os.environ))
+    except FileNotFoundError as exc:
+        raise ToolNotFoundError(f"`{args[0]}` was not found on PATH.") from exc

@@ -189,6 +189,8 @@ def shell(pc: ProductConfig, config: Config) -> dict[str, Any]:
             env["GOARM"] = product.go.goarm
     else:
         env.update({"CGO_ENABLED": "0", "OHNIX_GO": f"not supported: {product.go.reason}"})
+    # `nix develop` runs shellHook: a prompt that says which product's shell this is.
+    env["shellHook"] = 'PS1="(ohnix:$OHOS_PRODUCT) $PS1"'
     env.update(dict(pc.env))  # the user's own variables win
     return {
         "name": f"ohnix-{pc.name}",

@@ -100,3 +100,9 @@ def lock_report(report: LockReport) -> None:
         f"{counts['failed']} failed",
         highlight=False,
     )
+
+
+def build_step(step: Any) -> None:
+    mark = {"ok": "[green]  ok[/]", "skipped": "[yellow]skip[/]", "failed": "[red]FAIL[/]"}
+    console.print(f"{mark[step.status]} {step.name:<9} {step.detail}  ({step.seconds:.2f} s)",
+                  highlight=False)  # fmt: skip

@@ -176,3 +176,35 @@ def abi_check(
             )
     if breaking:
         raise typer.Exit(1)
+
+
+@bridge_app.command("cgo")
+def cgo_cmd(
+    ctx: typer.Context,
+    product: Annotated[str, typer.Option("--product", "-p", help="A catalog product.")],
+    cpu: Annotated[str | None, typer.Option("--cpu", help="Another target_cpu.")] = None,
+    out_dir: Annotated[
+        Path, typer.Option("-o", "--output", help="Directory for cgo_wrapper.h.")
+    ] = Path("gen"),
+    clang: Annotated[
+        bool, typer.Option("--clang/--gcc", help="Flags for clang (--target) or for GCC.")
+    ] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write cgo_wrapper.h and print the product's CFLAGS/LDFLAGS profile.
+
+    \b
+    Example: ohnix bridge cgo --product rk3568 --cpu arm64 -o gen
+    """
+    from ohnix import products
+    from ohnix.bridge import cgo
+
+    prod = products.get(product)
+    prof = cgo.profile(prod.variant(cpu) if cpu else prod, clang=clang)
+    _write(_path(ctx, out_dir) / "cgo_wrapper.h", prof.header, f"cgo wrapper for {product}")
+    if as_json:
+        from ohnix.cli import _emit_json
+
+        _emit_json(prof.as_dict())
+    else:
+        sys.stdout.write(f"CGO_CFLAGS={prof.cflags}\nCGO_LDFLAGS={prof.ldflags}\n")

@@ -1,0 +1,3 @@
+module example.org/bridge
+
+go 1.19

@@ -1,0 +1,186 @@
+"""Entering and running in product shells: freshness, GC roots, the environment cache.
+
+`ohnix shell` hands the terminal to `nix develop`; `ohnix run` execs a command in the
+shell's environment, taken from the cache when it is current (see envcache.py) and from
+`nix print-dev-env` otherwise. Each shell's closure and pinned inputs are held by GC roots
+under .ohnix/roots/, so a configured shell still enters offline after garbage collection.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from ohnix import envcache, nar, nix, proc
+from ohnix.config import Config
+from ohnix.errors import OhnixError
+from ohnix.lock import Lock, Pin
+
+ROOTS_DIR = ".ohnix/roots"
+
+
+@dataclass(frozen=True)
+class Freshness:
+    stale_files: tuple[str, ...]
+    lock_problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.stale_files and not self.lock_problems
+
+
+def freshness(config: Config) -> Freshness:
+    from ohnix import lock as lockfile
+    from ohnix import render, resolve
+
+    held = lockfile.read(config.root)
+    if held is None:
+        return Freshness((), ("ohnix.lock is missing",))
+    drift = [d for d in resolve.check(config, held, offline=True) if d.problem != "hash-mismatch"]
+    if drift:
+        return Freshness((), tuple(f"{d.key}: {d.detail}" for d in drift))
+    files = render.render(config, held)
+    stale = tuple(r.path for r in render.plan(config.root, files) if r.status != "identical")
+    return Freshness(stale, ())
+
+
+def ensure_fresh(config: Config, *, render_now: bool) -> None:
+    """Never enter an out-of-date shell: render when asked, else say what is stale."""
+    state = freshness(config)
+    if state.lock_problems:
+        raise OhnixError(
+            f"ohnix.lock is out of date with ohnix.toml ({'; '.join(state.lock_problems)}).",
+            hint="Run `ohnix lock` first.",
+        )
+    if not state.stale_files:
+        return
+    if render_now:
+        from ohnix import render
+
+        render.render_project(config)
+        return
+    raise OhnixError(
+        f"The rendered Nix files are missing or out of date ({', '.join(state.stale_files)}).",
+        hint="Run `ohnix render`, or pass --render to render before entering.",
+    )
+
+
+def _pin_paths(lock: Lock) -> list[tuple[str, str]]:
+    """Store paths of the pins the shells fetch at evaluation time (flake inputs and
+    sources), which a profile does not root."""
+    out = []
+    for pin in lock.pins:
+        if pin.kind == "host":
+            continue
+        out.append((pin.key.replace("/", "-"), _store_path(pin)))
+    return out
+
+
+def _store_path(pin: Pin) -> str:
+    digest = nar.parse_hash(pin.hash)
+    recursive = pin.kind != "url" or pin.unpack
+    return nar.fixed_output_path(pin.store_name, digest, recursive=recursive)
+
+
+def add_roots(config: Config, product: str) -> Path:
+    """Root the pinned inputs; the profile itself is made by print-dev-env/develop."""
+    from ohnix import lock as lockfile
+
+    roots = config.root / ROOTS_DIR / product
+    roots.mkdir(parents=True, exist_ok=True)
+    held = lockfile.read(config.root)
+    for name, path in _pin_paths(held or Lock()):
+        if Path(path).exists():
+            proc.run(["nix-store", "--add-root", roots / name, "--indirect", "--realise", path])
+    return roots
+
+
+def realise(config: Config, product: str) -> dict[str, str]:
+    """Evaluate and build the shell (rooted), cache and return its variables."""
+    roots = add_roots(config, product)
+    out = nix.nix(
+        "print-dev-env", "--json", "--profile", roots / "profile", f".#{product}",
+        cwd=config.root, what=f"building the {product} shell",
+    ).stdout  # fmt: skip
+    variables = envcache.variables_from_dev_env(json.loads(out))
+    envcache.store(config.root, product, variables, nix.version_string())
+    return variables
+
+
+def variables(config: Config, product: str, *, render_now: bool = False) -> dict[str, str]:
+    config.product(product)  # a clear error for a product that is not configured
+    cached = envcache.load(config.root, product)
+    if cached is not None:
+        return cached
+    ensure_fresh(config, render_now=render_now)
+    return realise(config, product)
+
+
+def run(config: Config, product: str, argv: list[str], *, render_now: bool = False) -> None:
+    if not argv:
+        raise OhnixError("No command given.", hint=f"Usage: ohnix run {product} -- CMD [ARGS...]")
+    envcache.exec_command(variables(config, product, render_now=render_now), argv)
+
+
+def enter(config: Config, product: str, *, classic: bool, render_now: bool = False) -> None:
+    config.product(product)
+    ensure_fresh(config, render_now=render_now)
+    roots = add_roots(config, product)
+    if classic:
+        argv = ["nix-shell", str(config.root / "default.nix"), "-A", product]
+    else:
+        argv = [*nix.develop_argv(f".#{product}"), "--profile", str(roots / "profile")]
+    proc.exec_replace(argv, env={"OHNIX_PRODUCT": product})
+
+
+def export_lines(variables: dict[str, str]) -> str:
+    """`export K=V` lines (for .envrc and `--print-env`), PATH prepended."""
+    lines = []
+    for name, value in sorted(variables.items()):
+        if name == "PATH":
+            lines.append(f'export PATH={shlex.quote(value)}"${{PATH:+:$PATH}}"')
+        else:
+            lines.append(f"export {name}={shlex.quote(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def gc(config: Config) -> list[str]:
+    """Drop ohnix's roots and cache entries for products no longer configured."""
+    keep = {p.name for p in config.products}
+    removed = []
+    roots = config.root / ROOTS_DIR
+    if roots.is_dir():
+        for d in sorted(roots.iterdir()):
+            if d.name not in keep:
+                shutil.rmtree(d)
+                removed.append(f"{ROOTS_DIR}/{d.name}")
+    cache = config.root / envcache.CACHE_DIR
+    if cache.is_dir():
+        for f in sorted(cache.glob("*.json")):
+            if f.stem not in keep:
+                f.unlink()
+                removed.append(f"{envcache.CACHE_DIR}/{f.name}")
+    return removed
+
+
+ENVRC = """\
+# Generated by `ohnix direnv {product}`: loads the {product} shell from ohnix's cache.
+# It watches exactly the files the cache key hashes.
+watch_file {watched}
+eval "$(ohnix run {product} --print-env)"
+"""
+
+
+def direnv(config: Config, product: str) -> Path:
+    config.product(product)
+    watched = " ".join(
+        shlex.quote(str(p.relative_to(config.root))) for p in envcache.key_files(config.root)
+    )
+    path = config.root / ".envrc"
+    from ohnix.lock import write_text_atomic
+
+    write_text_atomic(path, ENVRC.format(product=product, watched=watched))
+    return path
