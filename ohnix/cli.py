@@ -28,11 +28,17 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
+cache_app = typer.Typer(
+    help="Store paths, cache keys and binary-cache push/pull for CI.\n\n"
+    "Example: ohnix cache push --to file:///tmp/nix-cache qemu-arm64-linux-min",
+    no_args_is_help=True,
+)
 products_app = typer.Typer(
     help="List the built-in OpenHarmony products.\n\nExample: ohnix products --json",
     invoke_without_command=True,
 )
 app.add_typer(products_app, name="products")
+app.add_typer(cache_app, name="cache")
 app.add_typer(bridge_app, name="bridge")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -390,6 +396,110 @@ def build(
         _emit_json(report.as_dict())
     else:
         sys.stdout.write(f"report: {report.report_path}\n")
+
+
+ProductsArg = Annotated[list[str], typer.Argument(help="Configured products.", metavar="PRODUCT")]
+
+
+@cache_app.command("paths")
+def cache_paths(ctx: typer.Context, products: ProductsArg, as_json: JsonOpt = False) -> None:
+    """Every store path CI needs for these shells (toolchains and pinned inputs).
+
+    Example: ohnix cache paths rk3566 --json
+    """
+    from ohnix import cache, config
+
+    found = cache.paths(config.load(_globals(ctx).directory), products)
+    if as_json:
+        _emit_json(found)
+    else:
+        sys.stdout.write("".join(f"{p}\n" for p in found))
+
+
+@cache_app.command("key")
+def cache_key(ctx: typer.Context, products: ProductsArg, as_json: JsonOpt = False) -> None:
+    """A cache key from the lock digest, rendered files, products and system.
+
+    Example: ohnix cache key rk3566
+    """
+    from ohnix import cache, config
+
+    value = cache.key(config.load(_globals(ctx).directory), products)
+    if as_json:
+        _emit_json({"key": value})
+    else:
+        sys.stdout.write(value + "\n")
+
+
+def _transfer_out(result: Any, as_json: bool) -> None:
+    if as_json:
+        _emit_json(result.as_dict())
+        return
+    verb = "pushed to" if result.direction == "push" else "pulled from"
+    sys.stdout.write(
+        f"{verb} {result.url}: {len(result.copied)} of {result.paths} paths copied "
+        f"({result.nar_bytes / 1e6:.1f} MB NAR)\n"
+    )
+
+
+@cache_app.command("push")
+def cache_push(
+    ctx: typer.Context,
+    products: ProductsArg,
+    to: Annotated[str, typer.Option("--to", help="file://DIR, s3://BUCKET, ssh://HOST.")],
+    secret_key: Annotated[
+        str | None, typer.Option("--secret-key", help="Sign with this key file.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Copy the shells' paths to a binary cache (only what it lacks).
+
+    Example: ohnix cache push --to file:///tmp/nix-cache rk3566
+    """
+    from ohnix import cache, config
+
+    _transfer_out(cache.push(config.load(_globals(ctx).directory), products, to, secret_key),
+                  as_json)  # fmt: skip
+
+
+@cache_app.command("pull")
+def cache_pull(
+    ctx: typer.Context,
+    products: ProductsArg,
+    source: Annotated[str, typer.Option("--from", help="file://DIR, s3://BUCKET, ssh://HOST.")],
+    public_key: Annotated[
+        str | None, typer.Option("--public-key", help="Trust signatures by this key.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fetch the shells' paths from a binary cache (pins first, then substitution).
+
+    Example: ohnix cache pull --from file:///tmp/nix-cache rk3566
+    """
+    from ohnix import cache, config
+
+    _transfer_out(
+        cache.pull(config.load(_globals(ctx).directory), products, source, public_key), as_json
+    )
+
+
+@app.command()
+def ci(
+    ctx: typer.Context,
+    provider: Annotated[str, typer.Argument(help="github or gitlab.")],
+    products: Annotated[
+        list[str] | None, typer.Argument(help="Products to build (default: all).")
+    ] = None,
+) -> None:
+    """Write a CI workflow: install Nix, restore the cache, check render and lock, build, push.
+
+    Example: ohnix ci github
+    """
+    from ohnix import ci as cifile
+    from ohnix import config
+
+    path = cifile.write(config.load(_globals(ctx).directory), provider, list(products or []))
+    sys.stdout.write(f"wrote {path}\n")
 
 
 @app.command()
