@@ -10,10 +10,12 @@ import json
 import logging
 import sys
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import typer.core
 
 from ohnix import __version__
 from ohnix.bridge.cli import bridge_app
@@ -398,6 +400,7 @@ def build(
         sys.stdout.write(f"report: {report.report_path}\n")
 
 
+ProductArg = Annotated[str, typer.Argument(help="A configured product.")]
 ProductsArg = Annotated[list[str], typer.Argument(help="Configured products.", metavar="PRODUCT")]
 
 
@@ -503,6 +506,26 @@ def ci(
 
 
 @app.command()
+def parity(ctx: typer.Context, product: ProductArg, as_json: JsonOpt = False) -> None:
+    """The OpenHarmony build container's tools next to what the product's shell provides.
+
+    Example: ohnix parity rk3568 --json
+    """
+    from ohnix import config, parity, ui
+    from ohnix import lock as lockfile
+
+    cfg = config.load(_globals(ctx).directory)
+    held = lockfile.read(cfg.root)
+    if held is None:
+        raise OhnixError(f"No ohnix.lock in {cfg.root}.", hint="Run `ohnix lock` first.")
+    data = parity.report(cfg, held, product)
+    if as_json:
+        _emit_json(data)
+    else:
+        ui.parity_table(data)
+
+
+@app.command()
 def doctor(as_json: JsonOpt = False) -> None:
     """Check that Nix, git and the store are ready; each failing check says how to fix it.
 
@@ -519,6 +542,138 @@ def doctor(as_json: JsonOpt = False) -> None:
         ui.doctor_report(report)
     if not report.ok:
         raise typer.Exit(1)
+
+
+# --- audit and sbom -------------------------------------------------------------------
+
+
+class _AuditGroup(typer.core.TyperGroup):
+    """`ohnix audit PRODUCT...` and `ohnix audit diff A B` side by side: anything that is
+    not a subcommand (or --help) goes to the default `report` subcommand."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # ctx: a click Context
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
+            args = ["report", *args]
+        return super().parse_args(ctx, args)
+
+
+audit_app = typer.Typer(
+    cls=_AuditGroup,
+    help="Derivation and output hashes per product and component, and explained diffs.\n\n"
+    "\b\nExamples: ohnix audit rk3566 --json -o a.json; ohnix audit diff a.json b.json",
+    rich_markup_mode=None,
+)
+app.add_typer(audit_app, name="audit")
+OutputOpt = Annotated[
+    Path | None, typer.Option("-o", "--output", help="Also write the JSON to FILE.", metavar="FILE")
+]
+
+
+@audit_app.command("report")
+def audit_report(
+    ctx: typer.Context,
+    products: Annotated[
+        list[str] | None,
+        typer.Argument(help="Configured products (default: all).", metavar="PRODUCT..."),
+    ] = None,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify", help="Recompute every .drv and output path; exit 1 if any differ."
+        ),
+    ] = False,
+    output: OutputOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Report each product's shell: per component (toolchain, pinned source) its .drv,
+    output paths, narHash if built, fetch URL and hash, provider (host = non-hermetic).
+
+    `ohnix audit PRODUCT...` is short for `ohnix audit report PRODUCT...`. The project
+    must be rendered. Reports of the same lock are byte-identical on any checkout.
+
+    Examples: ohnix audit rk3566 --verify; ohnix audit --json -o audit.json
+    """
+    from ohnix import audit, config
+    from ohnix.lock import write_text_atomic
+
+    report = audit.build(config.load(_globals(ctx).directory), list(products or []),
+                         verify=verify)  # fmt: skip
+    if output is not None:
+        write_text_atomic(output, audit.dumps(report))
+    if as_json:
+        _emit_json(report)
+    else:
+        sys.stdout.write(audit.format_report(report))
+        if output is not None:
+            sys.stdout.write(f"wrote {output}\n")
+    bad = report.get("verified", {}).get("mismatches")
+    if bad:
+        raise OhnixError(
+            f"{len(bad)} recomputed path(s) differ from Nix's (listed above).",
+            hint="Either a derivation in the store is not what its path says, or ohnix's "
+            "recomputation is wrong; please report it with the report attached.",
+        )
+
+
+@audit_app.command("diff")
+def audit_diff(
+    a: Annotated[Path, typer.Argument(help="The first report (ohnix audit --json).")],
+    b: Annotated[Path, typer.Argument(help="The second report.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Explain why two audit reports differ, offline, without any .drv on this machine:
+    same evaluation / same output paths / same narHash, and the root causes (env var,
+    input, source, pin) with the components each reaches.
+
+    Example: ohnix audit diff monday.json friday.json
+    """
+    from ohnix import audit, auditdiff
+
+    result = auditdiff.diff(audit.load(a), audit.load(b))
+    if as_json:
+        _emit_json(result)
+    else:
+        sys.stdout.write(auditdiff.format_diff(result))
+    broken = [side.upper() for side, bad in result["consistency"].items() if bad]
+    if broken:
+        raise OhnixError(
+            f"Report {' and '.join(broken)} does not recompute from its own content: its "
+            "paths do not match its derivations, so it was edited or damaged.",
+            hint="Regenerate it with `ohnix audit --json -o FILE` on the machine it came from.",
+        )
+
+
+class SbomFormat(StrEnum):
+    cyclonedx = "cyclonedx"
+
+
+@app.command()
+def sbom(
+    ctx: typer.Context,
+    product: Annotated[str, typer.Argument(help="A configured product.")],
+    fmt: Annotated[
+        SbomFormat, typer.Option("--format", help="The SBOM format (CycloneDX 1.6 JSON).")
+    ] = SbomFormat.cyclonedx,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write to FILE.", metavar="FILE")
+    ] = None,
+) -> None:
+    """Write a CycloneDX SBOM of a product's shell (every derivation, pin and host tool),
+    validated against the CycloneDX schema; reproducible (no timestamp).
+
+    Example: ohnix sbom rk3566 -o rk3566.cdx.json
+    """
+    from ohnix import audit, config
+    from ohnix import sbom as sboms
+    from ohnix.lock import write_text_atomic
+
+    report = audit.build(config.load(_globals(ctx).directory), [product])
+    text = sboms.cyclonedx(report, product) if fmt is SbomFormat.cyclonedx else ""
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_text_atomic(output, text)
+        sys.stdout.write(f"wrote {output}\n")
 
 
 def main(argv: list[str] | None = None) -> int:

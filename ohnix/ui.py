@@ -106,3 +106,17 @@ def build_step(step: Any) -> None:
     mark = {"ok": "[green]  ok[/]", "skipped": "[yellow]skip[/]", "failed": "[red]FAIL[/]"}
     console.print(f"{mark[step.status]} {step.name:<9} {step.detail}  ({step.seconds:.2f} s)",
                   highlight=False)  # fmt: skip
+
+
+def parity_table(data: dict[str, Any]) -> None:
+    table = Table(title=f"{data['product']}: {data['container']} vs the {data['provider']} shell")
+    for col in ("container tool", "container has", "shell provider", "source", "version"):
+        table.add_column(col)
+    for row in data["tools"]:
+        style = "red" if row["provider"] == "missing" else None
+        table.add_row(row["tool"], row["container"], row["provider"], row["source"],
+                      row["version"] or "", style=style)  # fmt: skip
+    console.print(table)
+    for t in data["toolchain"]:
+        source = t["attr"] or t["pin"] or ""
+        console.print(f"  {t['var']:<8} {t['provider']:<15} {source} {t['exe']}", highlight=False)

@@ -1,0 +1,99 @@
+"""`ohnix parity PRODUCT`: the OpenHarmony build container's tools for the product's
+system type next to what the shell provides (name, provider, version)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ohnix import nar, proc, shells
+from ohnix.config import Config
+from ohnix.lock import Lock
+
+# The executable that shows a container tool is on a host (by nixpkgs attribute).
+HOST_BINARY = {
+    "bash": "bash", "python3": "python3", "ruby": "ruby", "jdk17": "java", "ccache": "ccache",
+    "git": "git", "git-lfs": "git-lfs", "mtdutils": "mkfs.jffs2", "ubootTools": "mkimage",
+    "scons": "scons", "mtools": "mcopy", "dosfstools": "mkfs.vfat", "genext2fs": "genext2fs",
+    "e2fsprogs": "mke2fs", "gnumake": "make", "flex": "flex", "bison": "bison", "bc": "bc",
+    "cpio": "cpio", "rsync": "rsync", "zip": "zip", "unzip": "unzip", "perl": "perl",
+    "gcc-arm-embedded": "arm-none-eabi-gcc", "autoconf": "autoconf", "automake": "automake",
+    "libtool": "libtoolize", "cmake": "cmake", "nodejs": "node",
+}  # fmt: skip
+# Container tools that OpenHarmony's prebuilts replace (tool name prefix -> prebuilt).
+PREBUILT_FOR = {"python3": "python", "cmake": "cmake", "nodejs": "node"}
+
+
+@dataclass(frozen=True)
+class Row:
+    tool: str
+    container: str  # what the container installs (apt package and version, if known)
+    provider: str  # "nixpkgs" | "ohos-prebuilts" | "host" | "missing"
+    source: str  # attribute, prebuilt URL or host path
+    version: str | None
+    note: str = ""
+
+
+def _nixpkgs_versions(lock: Lock, attrs: list[str]) -> dict[str, str | None]:
+    pin = lock.get("nixpkgs")
+    if pin is None or not attrs:
+        return {}
+    src = nar.source_path("source", nar.parse_hash(pin.hash))
+    if not Path(src).exists():
+        return {}
+    from ohnix.render import library_dir
+
+    script = library_dir() / "attr-versions.nix"
+    args = ["--argstr", "src", src, "--argstr", "attrs", json.dumps(attrs)]
+    argv: list[str | Path] = ["nix-instantiate", "--eval", "--strict", "--json", script, *args]
+    out = proc.run(argv, what="reading nixpkgs versions")
+    data: dict[str, str | None] = json.loads(out.stdout)
+    return data
+
+
+def rows(config: Config, lock: Lock, product: str) -> list[Row]:
+    pc = config.product(product)
+    tools = shells.container(pc.product.system_type)
+    attrs = sorted({t["nixpkgs"] for t in tools} - {"none"})
+    versions = _nixpkgs_versions(lock, attrs) if pc.provider == "nixpkgs" else {}
+    prebuilts = shells.toolchains()["prebuilts"]
+    out: list[Row] = []
+    for t in tools:
+        attr = str(t["nixpkgs"])
+        container = f"{t.get('apt', '')}" + (f" ({t['version']})" if t.get("version") else "")
+        prebuilt = PREBUILT_FOR.get(attr)
+        if pc.provider == "ohos-prebuilts" and prebuilt is not None and prebuilt in prebuilts:
+            from ohnix import resolve
+
+            meta = resolve.prebuilt_catalog(config.project.openharmony)[prebuilt]
+            out.append(Row(t["name"], container, "ohos-prebuilts", str(meta["url"]),
+                           str(meta.get("version")), "OpenHarmony's own prebuilt"))  # fmt: skip
+        elif pc.provider == "nixpkgs" and attr != "none":
+            out.append(Row(t["name"], container, "nixpkgs", attr, versions.get(attr)))
+        elif attr in HOST_BINARY and (found := proc.which(HOST_BINARY[attr])):
+            out.append(Row(t["name"], container, "host", found, None,
+                           "from this machine's PATH, not pinned"))  # fmt: skip
+        else:
+            why = str(t.get("why") or t.get("note") or "not provided by this shell")
+            out.append(Row(t["name"], container, "missing", attr, None, why))
+    return out
+
+
+def compilers(config: Config, product: str) -> list[dict[str, Any]]:
+    """The shell's own cross toolchain (not part of the container, which downloads it)."""
+    pc = config.product(product)
+    return [t for t in shells.shell(pc, config)["tools"] if t["var"]]
+
+
+def report(config: Config, lock: Lock, product: str) -> dict[str, Any]:
+    pc = config.product(product)
+    return {
+        "product": product,
+        "system_type": pc.product.system_type,
+        "provider": pc.provider,
+        "container": shells._data("container.toml")["system"][pc.product.system_type]["image"],
+        "tools": [asdict(r) for r in rows(config, lock, product)],
+        "toolchain": compilers(config, product),
+    }
