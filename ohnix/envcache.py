@@ -14,6 +14,8 @@ import hashlib
 import json
 import os
 import shutil
+import signal
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from typing import Any
 from ohnix import __version__
 
 CACHE_DIR = ".ohnix/env"
+ROOTS_DIR = ".ohnix/roots"  # per product: the `profile` GC root holding the shell's closure
 SCHEMA = 1
 KEY_FILES = ("ohnix.toml", "ohnix.lock", "flake.nix", "flake.lock", "default.nix")
 LIB_DIR = "nix/ohnix"
@@ -83,6 +86,10 @@ def entry_path(root: Path, product: str) -> Path:
     return root / CACHE_DIR / f"{product}.json"
 
 
+def profile_path(root: Path, product: str) -> Path:
+    return root / ROOTS_DIR / product / "profile"
+
+
 def nix_identity() -> str | None:
     found = shutil.which("nix")
     return os.path.realpath(found) if found else None
@@ -102,6 +109,8 @@ def load(root: Path, product: str) -> dict[str, str] | None:
     current = nix_identity()
     if current is not None and current != entry.get("nix"):
         return None  # another Nix on PATH now: its dev env may differ
+    if not profile_path(root, product).exists():
+        return None  # root removed or its store paths collected: the variables may dangle
     variables = entry.get("variables")
     return variables if isinstance(variables, dict) else None
 
@@ -141,15 +150,30 @@ def environment(variables: dict[str, str], base: dict[str, str]) -> dict[str, st
     return env
 
 
+def restore_signals() -> None:
+    """Undo Python's start-up SIG_IGN of SIGPIPE and SIGXFSZ: an ignored signal stays
+    ignored across exec, so `ohnix run P -- yes | head` would fail with EPIPE instead of
+    dying quietly as under `nix develop --command` (what subprocess's restore_signals does)."""
+    for name in ("SIGPIPE", "SIGXFSZ"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+
+
 def exec_command(variables: dict[str, str], argv: list[str]) -> None:
     """Replace this process with argv in the shell's environment: signals, stdin, stdout
     and the exit status are the command's own."""
     env = environment(variables, dict(os.environ))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    restore_signals()
     try:
         os.execvpe(argv[0], argv, env)
     except FileNotFoundError:
         os.write(2, f"ohnix: error: `{argv[0]}` was not found in the shell's PATH.\n".encode())
         os._exit(127)
+    except OSError as exc:  # not executable, a directory, ...: the shell's 126
+        os.write(2, f"ohnix: error: cannot execute `{argv[0]}`: {exc.strerror}.\n".encode())
+        os._exit(126)
 
 
 def try_warm_run(argv: list[str]) -> None:

@@ -9,6 +9,7 @@ under .ohnix/roots/, so a configured shell still enters offline after garbage co
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from ohnix.config import Config
 from ohnix.errors import OhnixError
 from ohnix.lock import Lock, Pin
 
-ROOTS_DIR = ".ohnix/roots"
+ROOTS_DIR = envcache.ROOTS_DIR
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,18 @@ def add_roots(config: Config, product: str) -> Path:
     return roots
 
 
+def _prune_generations(roots: Path) -> None:
+    """Keep only the profile generation in use: each changed shell adds a profile-N-link,
+    and older ones would keep every former shell's closure alive forever."""
+    try:
+        current = str((roots / "profile").readlink())
+    except OSError:
+        return
+    for link in roots.glob("profile-*-link"):
+        if link.name != current:
+            link.unlink()
+
+
 def realise(config: Config, product: str) -> dict[str, str]:
     """Evaluate and build the shell (rooted), cache and return its variables."""
     roots = add_roots(config, product)
@@ -105,6 +118,7 @@ def realise(config: Config, product: str) -> dict[str, str]:
         "print-dev-env", "--json", "--profile", roots / "profile", f".#{product}",
         cwd=config.root, what=f"building the {product} shell",
     ).stdout  # fmt: skip
+    _prune_generations(roots)
     variables = envcache.variables_from_dev_env(json.loads(out))
     envcache.store(config.root, product, variables, nix.version_string())
     return variables
@@ -129,11 +143,19 @@ def enter(config: Config, product: str, *, classic: bool, render_now: bool = Fal
     config.product(product)
     ensure_fresh(config, render_now=render_now)
     roots = add_roots(config, product)
+    _prune_generations(roots)
+    env = {"OHNIX_PRODUCT": product}
     if classic:
         argv = ["nix-shell", str(config.root / "default.nix"), "-A", product]
+        # nix-shell looks for bash in <nixpkgs>, then on the *shell's* PATH (only its tools):
+        # without this it fails (and Nix 2.8 segfaults) unless NIX_PATH has a nixpkgs.
+        bash = shutil.which("bash")
+        if bash and "NIX_BUILD_SHELL" not in os.environ:
+            env["NIX_BUILD_SHELL"] = bash
     else:
         argv = [*nix.develop_argv(f".#{product}"), "--profile", str(roots / "profile")]
-    proc.exec_replace(argv, env={"OHNIX_PRODUCT": product})
+    envcache.restore_signals()  # an ignored SIGPIPE would stay ignored in the shell
+    proc.exec_replace(argv, env=env)
 
 
 def export_lines(variables: dict[str, str]) -> str:
