@@ -154,6 +154,13 @@ def loads(text: str, path: Path) -> Lock:
             f"{path}: lock version {raw.get('version')!r} is not {VERSION}.",
             hint="It was written by another ohnix; run `ohnix lock` to rewrite it.",
         )
+    unknown_top = set(raw) - {"version", *GROUPS}
+    if unknown_top:
+        raise LockError(
+            f"{path}: unknown top-level keys {sorted(unknown_top)}; a lock has only "
+            f"`version` and the tables {', '.join(GROUPS)}.",
+            hint="Restore it from version control, or delete it and run `ohnix lock`.",
+        )
     pins = []
     for group in GROUPS:
         entries = raw.get(group)

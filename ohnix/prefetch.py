@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
 from ohnix import nar, nix, proc
@@ -126,32 +127,57 @@ def prefetch_git(spec: Spec) -> Pin:
     return _builtin_git(spec, rev)
 
 
+# Environment variables the script reads that would silently change the fetch (deep clone,
+# kept .git, hash algorithm, a hook run before .git is removed): blank, so only the flags
+# ohnix passes count.
+NIX_PREFETCH_GIT_ENV = {
+    "NIX_PREFETCH_GIT_DEEP_CLONE": "",
+    "NIX_PREFETCH_GIT_LEAVE_DOT_GIT": "",
+    "NIX_PREFETCH_GIT_CHECKOUT_HOOK": "",
+    "NIX_PREFETCH_GIT_BRANCH_NAME": "",
+    "NIX_HASH_ALGO": "",
+}
+
+
 def _nix_prefetch_git(spec: Spec, rev: str) -> Pin:
     """The nixpkgs script, with every flag explicit (its defaults differ from fetchgit's)."""
     argv = ["nix-prefetch-git", "--url", git_url(spec.url), "--rev", rev, "--quiet"]
     flags = (("--fetch-submodules", spec.submodules), ("--deepClone", spec.deep_clone),
              ("--leave-dotGit", spec.leave_dot_git), ("--fetch-lfs", spec.lfs))  # fmt: skip
     argv += [flag for flag, on in flags if on]
-    res = proc.run(argv, timeout=FETCH_TIMEOUT_S, what=f"prefetching `{spec.key}`")
+    res = proc.run(
+        argv, env=NIX_PREFETCH_GIT_ENV, timeout=FETCH_TIMEOUT_S, what=f"prefetching `{spec.key}`"
+    )
     data = json.loads(res.stdout)
     # Its `hash` field needs `nix-hash --to-sri`, absent on Nix 2.8: derive SRI ourselves.
     digest = nar.nix32_decode(data["sha256"])
     path = Path(data["path"])
-    if Path(path).name.split("-", 1)[1] != spec.store_name:
-        nix.add_fixed(_renamed_copy(path, spec.store_name), recursive=True)
+    if path.name.split("-", 1)[1] != spec.store_name:
+        # The script names the path after the URL; the build fetches it as store_name.
+        with tempfile.TemporaryDirectory(prefix="ohnix-rename-") as tmp:
+            target = Path(tmp) / spec.store_name
+            shutil.copytree(path, target, symlinks=True)
+            added = nix.add_fixed(target, recursive=True)
+            _make_writable(target)  # copied from the store read-only; let the temp dir go
+        expected = nar.source_path(spec.store_name, digest)
+        if added != expected:
+            raise PrefetchError(f"`{spec.key}`: Nix stored {added}, ohnix computed {expected}.")
     commit = _commit_info_from_date(data.get("date", ""))
     return _pin(spec, digest, rev=data.get("rev") or rev, **commit)
 
 
-def _renamed_copy(path: Path, name: str) -> Path:
-    tmp = Path(tempfile.mkdtemp(prefix="ohnix-rename-"))
-    target = tmp / name
-    shutil.copytree(path, target, symlinks=True)
-    return target
+def _make_writable(root: Path) -> None:
+    for dirpath, _dirs, _files in os.walk(root):
+        Path(dirpath).chmod(0o755)
 
 
 def _commit_info_from_date(date: str) -> dict[str, object]:
-    return {"date": date} if date else {}
+    """The script's `date` is the commit's `%cI`; the built-in fetcher also records the
+    commit time as a Unix timestamp (flake.lock's lastModified): derive the same here so
+    the lock does not depend on which fetcher ran."""
+    if not date:
+        return {}
+    return {"date": date, "last_modified": int(datetime.fromisoformat(date).timestamp())}
 
 
 def _builtin_git(spec: Spec, rev: str) -> Pin:
@@ -173,9 +199,12 @@ def _builtin_git(spec: Spec, rev: str) -> Pin:
                             what=what).stdout  # fmt: skip
 
         proc.run(["git", "init", "-q", str(work)], env=env, what=what)
+        # An `origin`, as nix-prefetch-git and Nix's fetchGit have: relative submodule URLs
+        # (`../sub`) resolve against it, not against this temporary checkout.
+        git("remote", "add", "origin", url)
         depth = [] if spec.deep_clone else ["--depth", "1"]
         try:
-            git("fetch", "-q", *depth, url, rev)
+            git("fetch", "-q", *depth, "origin", rev)
         except CommandError as exc:
             raise PrefetchError(
                 f"`{spec.key}`: cannot fetch rev {rev} from {url}: "
@@ -265,7 +294,17 @@ def prefetch_path(spec: Spec) -> Pin:
     if not path.is_dir():
         raise PrefetchError(f"`{spec.key}`: {path} is not a directory.")
     digest, _ = _flake_prefetch(spec, f"path:{path}")
-    return _pin(spec, digest)
+    return _pin(spec, digest, last_modified=tree_mtime(path))
+
+
+def tree_mtime(root: Path) -> int:
+    """flake.lock's `lastModified` of a `path:` input, as Nix computes it while adding
+    the tree: the newest whole-second mtime of any entry (lstat, the root included)."""
+    newest = root.lstat().st_mtime_ns
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in (*dirnames, *filenames):
+            newest = max(newest, (Path(dirpath) / name).lstat().st_mtime_ns)
+    return newest // 1_000_000_000
 
 
 def prefetch_url(spec: Spec) -> Pin:

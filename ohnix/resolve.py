@@ -256,7 +256,8 @@ def check(config: Config, lock: Lock, *, offline: bool, jobs: int = DEFAULT_JOBS
                 Drift(
                     outcome.key,
                     "ref-moved",
-                    f"{locked.ref or 'ref'} moved from {locked.rev} to {outcome.pin.rev}",
+                    f"{locked.ref or 'ref'} of {locked.url} moved from {locked.rev} "
+                    f"to {outcome.pin.rev}",
                 )
             )
         elif locked.hash != outcome.pin.hash:
@@ -264,7 +265,8 @@ def check(config: Config, lock: Lock, *, offline: bool, jobs: int = DEFAULT_JOBS
                 Drift(
                     outcome.key,
                     "hash-mismatch",
-                    f"locked {locked.hash}, fetched {outcome.pin.hash}",
+                    f"{locked.url} at {locked.rev or 'the pinned version'}: locked "
+                    f"{locked.hash}, fetched {outcome.pin.hash}",
                 )
             )
     return sorted(drift, key=lambda d: d.key)
