@@ -207,14 +207,14 @@ def lock(
         drift = resolve.check(cfg, held, offline=offline, jobs=jobs)
         if as_json:
             _emit_json({"ok": not drift, "drift": [vars(d) for d in drift]})
-        for d in drift if not as_json else ():
-            sys.stderr.write(f"{d.key}: {d.problem}: {d.detail}\n")
+        elif drift:
+            sys.stderr.write(
+                f"ohnix: error: {len(drift)} pin(s) do not match; run "
+                "`ohnix lock --update NAME` for each after checking why.\n"
+            )
+            for d in drift:
+                sys.stderr.write(f"{d.key}: {d.problem}: {d.detail}\n")
         if drift:
-            if not as_json:
-                sys.stderr.write(
-                    f"ohnix: error: {len(drift)} pin(s) do not match; run "
-                    "`ohnix lock --update NAME` for each after checking why.\n"
-                )
             raise typer.Exit(1)
         if not as_json:
             sys.stdout.write(f"{lockfile.LOCK_NAME} matches ohnix.toml and every source\n")
@@ -574,7 +574,7 @@ def audit_report(
     ctx: typer.Context,
     products: Annotated[
         list[str] | None,
-        typer.Argument(help="Configured products (default: all).", metavar="PRODUCT..."),
+        typer.Argument(help="Configured products (default: all).", metavar="PRODUCT"),
     ] = None,
     verify: Annotated[
         bool,
@@ -593,17 +593,17 @@ def audit_report(
 
     Examples: ohnix audit rk3566 --verify; ohnix audit --json -o audit.json
     """
-    from ohnix import audit, config
+    from ohnix import audit, auditreport, config
     from ohnix.lock import write_text_atomic
 
     report = audit.build(config.load(_globals(ctx).directory), list(products or []),
                          verify=verify)  # fmt: skip
     if output is not None:
-        write_text_atomic(output, audit.dumps(report))
+        write_text_atomic(output, auditreport.dumps(report))
     if as_json:
         _emit_json(report)
     else:
-        sys.stdout.write(audit.format_report(report))
+        sys.stdout.write(auditreport.format_report(report))
         if output is not None:
             sys.stdout.write(f"wrote {output}\n")
     bad = report.get("verified", {}).get("mismatches")
@@ -627,9 +627,9 @@ def audit_diff(
 
     Example: ohnix audit diff monday.json friday.json
     """
-    from ohnix import audit, auditdiff
+    from ohnix import auditdiff, auditreport
 
-    result = auditdiff.diff(audit.load(a), audit.load(b))
+    result = auditdiff.diff(auditreport.load(a), auditreport.load(b))
     if as_json:
         _emit_json(result)
     else:
@@ -696,6 +696,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             sys.stderr.write(f"ohnix: {exc.format_message()}\n")
         return exc.exit_code
+    if result == 130:  # Typer turns Ctrl-C into Exit(130) and returns it
+        sys.stderr.write("ohnix: interrupted\n")
     if isinstance(result, int):
         return result
     return 0
