@@ -183,6 +183,12 @@ def lock(
     keep_going: Annotated[
         bool, typer.Option("--keep-going", "-k", help="Pin what can be pinned; list failures.")
     ] = False,
+    seed: Annotated[
+        Path | None,
+        typer.Option(
+            "--seed", help="Add archives already in DIR to the store (no download).", metavar="DIR"
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Pin every source in ohnix.toml (revs + Nix hashes) into ohnix.lock.
@@ -229,6 +235,7 @@ def lock(
             jobs=jobs,
             keep_going=keep_going,
             offline=offline,
+            seed=seed,
             on_done=on_done,
         )
     if as_json:

@@ -307,12 +307,16 @@ def tree_mtime(root: Path) -> int:
     return newest // 1_000_000_000
 
 
-def prefetch_url(spec: Spec) -> Pin:
-    """nix-prefetch-url: a flat hash of the file, or with unpack the NAR hash of the tree."""
+def prefetch_url(spec: Spec, *, seed: Path | None = None) -> Pin:
+    """nix-prefetch-url: a flat hash of the file, or with unpack the NAR hash of the tree.
+
+    With `seed`, a copy of the archive already on disk is hashed and added to the store
+    under the same name instead of downloading; the pin still records the real URL.
+    """
     argv = ["nix-prefetch-url", "--type", "sha256", "--name", spec.store_name, "--print-path"]
     if spec.unpack:
         argv.append("--unpack")
-    argv.append(spec.url)
+    argv.append(seed.resolve().as_uri() if seed is not None else spec.url)
     try:
         out = proc.run(argv, timeout=FETCH_TIMEOUT_S, what=f"prefetching `{spec.key}`").stdout
     except CommandError as exc:

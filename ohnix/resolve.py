@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -118,8 +119,24 @@ def _reusable(spec: Spec, old: Pin | None) -> bool:
     return host.unchanged(old) if spec.kind == "host" else True
 
 
-def _fetch(spec: Spec) -> Pin:
-    return host.pin(spec) if spec.kind == "host" else prefetch.prefetch(spec)
+def _fetch(spec: Spec, seeds: dict[str, Path] | None = None) -> Pin:
+    if spec.kind == "host":
+        return host.pin(spec)
+    seed = _seed_for(spec, seeds)
+    return prefetch.prefetch_url(spec, seed=seed) if seed else prefetch.prefetch(spec)
+
+
+def _seed_for(spec: Spec, seeds: dict[str, Path] | None) -> Path | None:
+    if not seeds or spec.kind != "url":
+        return None
+    return seeds.get(PurePosixPath(urlsplit(spec.url).path).name)
+
+
+def seed_files(directory: Path) -> dict[str, Path]:
+    """Archives already on disk (`ohnix lock --seed DIR`), by file name."""
+    if not directory.is_dir():
+        raise LockError(f"--seed {directory}: not a directory.")
+    return {p.name: p for p in sorted(directory.iterdir()) if p.is_file()}
 
 
 def resolve(
@@ -132,6 +149,7 @@ def resolve(
     keep_going: bool = False,
     offline: bool = False,
     force: bool = False,
+    seeds: dict[str, Path] | None = None,
     on_done: Callable[[Outcome], None] | None = None,
 ) -> Resolution:
     """Pin every spec. `force` re-fetches everything (what --check uses)."""
@@ -142,11 +160,14 @@ def resolve(
     todo: list[Spec] = []
     for spec in wanted:
         prev = old.get(spec.key)
-        if not (force or update_all or spec.key in update_set) and _reusable(spec, prev):
+        seeded = _seed_for(spec, seeds) is not None  # re-added from disk: cheap, and verified
+        if not (force or update_all or seeded or spec.key in update_set) and _reusable(spec, prev):
             outcomes[spec.key] = Outcome(spec.key, "reused", prev)
         else:
             todo.append(spec)
-    offline_blocked = [s for s in todo if s.kind != "host"] if offline else []
+    offline_blocked = (
+        [s for s in todo if s.kind != "host" and _seed_for(s, seeds) is None] if offline else []
+    )
     if offline_blocked:
         raise LockError(
             "--offline, but these pins need fetching: "
@@ -154,7 +175,17 @@ def resolve(
             + ".",
             hint="Run `ohnix lock` with network access once; later runs reuse the pins.",
         )
-    for outcome in _run_parallel(todo, jobs, keep_going, on_done):
+    for outcome in _run_parallel(todo, jobs, keep_going, on_done, seeds):
+        prev = old.get(outcome.key)
+        if outcome.pin and prev and prev.spec == outcome.pin.spec and prev.hash != outcome.pin.hash:
+            seed = _seed_for(next(s for s in todo if s.key == outcome.key), seeds)
+            if seed is not None:
+                raise LockError(
+                    f"`{outcome.key}`: the seed file {seed} hashes to {outcome.pin.hash}, but "
+                    f"ohnix.lock pins {prev.hash} for {prev.url}.",
+                    hint="The file on disk is not the pinned archive; remove it from the seed "
+                    "directory, or re-pin with `ohnix lock --update " + prev.name + "`.",
+                )
         outcomes[outcome.key] = outcome
     if on_done:
         for o in outcomes.values():
@@ -177,13 +208,17 @@ def _match_updates(wanted: list[Spec], names: Iterable[str]) -> set[str]:
 
 
 def _run_parallel(
-    todo: list[Spec], jobs: int, keep_going: bool, on_done: Callable[[Outcome], None] | None
+    todo: list[Spec],
+    jobs: int,
+    keep_going: bool,
+    on_done: Callable[[Outcome], None] | None,
+    seeds: dict[str, Path] | None = None,
 ) -> list[Outcome]:
     if not todo:
         return []
     results: list[Outcome] = []
     pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="ohnix-prefetch")
-    futures: dict[Future[Pin], Spec] = {pool.submit(_fetch, s): s for s in todo}
+    futures: dict[Future[Pin], Spec] = {pool.submit(_fetch, s, seeds): s for s in todo}
     try:
         for fut in as_completed(futures):
             spec = futures[fut]
@@ -306,6 +341,7 @@ def lock_project(
     jobs: int = DEFAULT_JOBS,
     keep_going: bool = False,
     offline: bool = False,
+    seed: Path | None = None,
     on_done: Callable[[Outcome], None] | None = None,
 ) -> LockReport:
     """`ohnix lock`: resolve and write ohnix.lock (only if it changed).
@@ -324,6 +360,7 @@ def lock_project(
         jobs=jobs,
         keep_going=keep_going,
         offline=offline,
+        seeds=seed_files(seed) if seed else None,
         on_done=on_done,
     )
     pins = {p.key: p for p in res.lock.pins}
