@@ -11,10 +11,14 @@ import re
 from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ohnix import proc
 from ohnix.errors import OhnixError
+
+if TYPE_CHECKING:
+    from ohnix.drv import Derivation
+    from ohnix.nixshapes import PathInfo
 
 FEATURES = ("--extra-experimental-features", "nix-command flakes")
 INSTALL_HINT = (
@@ -99,3 +103,52 @@ def develop_argv(flake_ref: str, command: Sequence[str] | None = None) -> list[s
     """argv for `nix develop` (no timeout: it is long and interruptible)."""
     cmd = ["--command", *command] if command else []
     return [str(a) for a in argv("develop", flake_ref, *cmd)]
+
+
+def show_derivation(
+    installables: Sequence[str], *, recursive: bool = False, store_dir: str | None = None
+) -> dict[str, Derivation]:
+    """Derivations as {.drv path: Derivation}, whatever shape this Nix prints
+    (`nix show-derivation` below 2.15, `nix derivation show` from 2.15)."""
+    from ohnix import nixshapes
+    from ohnix.nar import STORE_DIR
+
+    sub = ("show-derivation",) if version() < (2, 15, 0) else ("derivation", "show")
+    out = nix(*sub, *(["--recursive"] if recursive else []), *installables,
+              what="reading derivations").stdout  # fmt: skip
+    return nixshapes.parse_show_derivation(
+        out, nix_version=version_string(), store_dir=store_dir or STORE_DIR
+    )
+
+
+def path_info(
+    paths: Sequence[str],
+    *,
+    recursive: bool = False,
+    derivation: bool = False,
+    store_dir: str | None = None,
+) -> dict[str, PathInfo]:
+    """`nix path-info --json` as {store path: PathInfo}; paths that are not valid (not
+    built, not fetched) are absent from the result."""
+    from ohnix import nixshapes
+    from ohnix.nar import STORE_DIR
+
+    if not paths:
+        return {}
+    fmt = ("--json-format", "2") if version() >= (2, 33, 0) else ()
+    flags = [*(["--recursive"] if recursive else []), *(["--derivation"] if derivation else [])]
+    out = nix("path-info", "--json", *fmt, *flags, *paths, what="reading path info").stdout
+    return nixshapes.parse_path_info(
+        out, nix_version=version_string(), store_dir=store_dir or STORE_DIR
+    )
+
+
+def flake_drvs(flake_ref: str, *, cwd: Path | None = None) -> dict[str, str]:
+    """{attribute: .drv path} for every derivation in an attribute set of a flake
+    (e.g. `.#devShells.x86_64-linux`), in one evaluation."""
+    out = nix("eval", "--json", flake_ref, "--apply", "builtins.mapAttrs (name: d: d.drvPath)",
+              cwd=cwd, what=f"evaluating {flake_ref}").stdout  # fmt: skip
+    data = json.loads(out)
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise OhnixError(f"`nix eval {flake_ref}` did not give an attribute set of derivations.")
+    return {str(k): str(v) for k, v in data.items()}
