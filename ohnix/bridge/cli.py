@@ -201,7 +201,9 @@ def cgo_cmd(
 
     prod = products.get(product)
     prof = cgo.profile(prod.variant(cpu) if cpu else prod, clang=clang)
-    _write(_path(ctx, out_dir) / "cgo_wrapper.h", prof.header, f"cgo wrapper for {product}")
+    target = _path(ctx, out_dir)
+    target.mkdir(parents=True, exist_ok=True)  # -o names a directory: make it, like build does
+    _write(target / "cgo_wrapper.h", prof.header, f"cgo wrapper for {product}")
     if as_json:
         from ohnix.cli import _emit_json
 
