@@ -8,22 +8,37 @@ let
     if pin.unpack then builtins.fetchTarball { inherit (pin) url; sha256 = pin.hash; name = pin.store_name; }
     else builtins.fetchurl { inherit (pin) url; sha256 = pin.hash; name = pin.store_name; };
 
+  # An archive holding a single file (gn, ninja: the executable at the archive root)
+  # unpacks to that file itself, not to a directory: it becomes $out/<name>.
   runnable = name: pin:
     if pkgs == null then derivation {
       name = "${pin.store_name}-runnable";
       inherit system;
       builder = "/bin/bash";
-      args = [ "-c" "/bin/mkdir -p $out && /bin/ln -s $src/* $out/" ];
+      # Ends in a builtin: a builder that exec's its last command (ln) is often
+      # SIGKILLed by Nix 2.8 as it exits (NixOS/nix#2176).
+      args = [ "-c" ''
+        set -eu
+        /bin/mkdir -p "$out"
+        if [ -d "$src" ]; then /bin/ln -s "$src"/* "$out"/; else /bin/ln -s "$src" "$out/$fileName"; fi
+        exit 0
+      '' ];
       src = src pin;
+      fileName = name;
     }
     else pkgs.stdenvNoCC.mkDerivation {
       name = "${pin.store_name}-runnable";
       src = src pin;
+      fileName = name;
+      dontUnpack = true;
       dontConfigure = true;
       dontBuild = true;
       nativeBuildInputs = [ pkgs.autoPatchelfHook ];
       buildInputs = [ pkgs.stdenv.cc.cc.lib pkgs.zlib pkgs.ncurses ];
-      installPhase = "cp -r . $out";
+      installPhase = ''
+        if [ -d "$src" ]; then cp -r "$src" "$out"; else mkdir -p "$out"; cp "$src" "$out/$fileName"; fi
+        chmod -R u+w "$out"
+      '';
     };
 
   built = builtins.mapAttrs runnable (lock.prebuilts or { });

@@ -101,6 +101,8 @@ def render(config: Config, lock: Lock) -> dict[str, str]:
         raise RenderError(
             f"ohnix.lock has no pin for {', '.join(missing)}.", hint="Run `ohnix lock` first."
         )
+    data = shells.data(config, lock)
+    _check_tool_pins(config, lock, data)
     nixpkgs = lock.get("nixpkgs")
     env = _env()
     context = {
@@ -112,13 +114,31 @@ def render(config: Config, lock: Lock) -> dict[str, str]:
         "flake.nix": env.get_template("flake.nix.j2").render(**context),
         "default.nix": env.get_template("default.nix.j2").render(**context),
         "flake.lock": flake_lock(nixpkgs),
-        f"{LIB_DIR}/shells.json": json.dumps(shells.data(config, lock), indent=2, sort_keys=True)
-        + "\n",
+        f"{LIB_DIR}/shells.json": json.dumps(data, indent=2, sort_keys=True) + "\n",
     }
     lib = library_dir()
     for name in LIB_FILES:
         files[f"{LIB_DIR}/{name}"] = (lib / name).read_text(encoding="utf-8")
     return dict(sorted(files.items()))
+
+
+def _check_tool_pins(config: Config, lock: Lock, data: dict[str, Any]) -> None:
+    """Every pin a shell's tool names must be in the lock: `[prebuilts].include` can leave
+    out one a shell needs, which Nix would only report as a missing attribute."""
+    unpinned = sorted(
+        f"`{t['pin']}` ({t['var'] or t['exe']} of {name})"
+        for name, shell in data["shells"].items()
+        for t in shell["tools"]
+        if t["pin"] and lock.get(t["pin"]) is None
+    )
+    if unpinned:
+        raise RenderError(
+            f"{config.path}: the shells use {', '.join(unpinned)}, which ohnix.lock does not "
+            "pin" + (" because [prebuilts].include leaves them out" if config.prebuilts.include
+                     else "") + ".",
+            hint="Add them to [prebuilts].include (or drop `include` to pin every prebuilt), "
+            "then run `ohnix lock`.",
+        )  # fmt: skip
 
 
 def _needed(config: Config) -> list[Any]:
