@@ -71,14 +71,10 @@ def paths(config: Config, products: list[str]) -> list[str]:
         out = proc.run(["nix-store", "--query", "--requisites", str(profile.resolve())])
         wanted.update(out.stdout.split())
     held = _lock(config)
-    roots = [p for p in pin_paths(held) if _valid(p)]
+    roots = [p for p in pin_paths(held) if nix.is_valid(p)]
     if roots:
         wanted.update(proc.run(["nix-store", "--query", "--requisites", *roots]).stdout.split())
     return sorted(wanted)
-
-
-def _valid(path: str) -> bool:
-    return proc.run(["nix-store", "--check-validity", path], check=False).returncode == 0
 
 
 @dataclass(frozen=True)
@@ -136,7 +132,7 @@ def pull(config: Config, products: list[str], url: str, public_key: str | None) 
         if public_key
         else ["--option", "require-sigs", "false"]
     )
-    before = {p for p in pin_paths(held) if _valid(p)}
+    before = {p for p in pin_paths(held) if nix.is_valid(p)}
     wanted = [p for p in pin_paths(held) if p not in before]
     available = [p for p in wanted if p not in _missing_in(url, wanted)]
     if available:

@@ -16,20 +16,14 @@ INSTALL = "ohnix"
 
 
 def render(config: Config, provider: str, products: list[str]) -> tuple[str, str]:
-    import jinja2
-
     if provider not in TARGETS:
         raise OhnixError(f"Unknown CI `{provider}`; ohnix writes: {', '.join(TARGETS)}.")
     names = products or [p.name for p in config.products]
     for name in names:
         config.product(name)
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("ohnix", "templates"),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    from ohnix.render import template_env
+
+    env = template_env()
     env.filters["yaml_str"] = json.dumps  # a JSON string is a valid YAML scalar
     text = env.get_template(f"{provider}.yml.j2").render(
         products=names, cache_dir=CACHE_DIR, install=INSTALL

@@ -32,8 +32,22 @@ HEADER = """\
 """
 
 
+class _Keyed:
+    """A lock key is "GROUP/NAME" (or just "nixpkgs")."""
+
+    key: str
+
+    @property
+    def group(self) -> str:
+        return self.key.split("/", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.key.split("/", 1)[-1]
+
+
 @dataclass(frozen=True)
-class Spec:
+class Spec(_Keyed):
     """What ohnix.toml asks for one pin; its digest decides whether a pin can be reused."""
 
     key: str  # "nixpkgs", "sources/NAME", "prebuilts/NAME", "host/NAME"
@@ -48,21 +62,13 @@ class Spec:
     leave_dot_git: bool = False
     lfs: bool = False
 
-    @property
-    def group(self) -> str:
-        return self.key.split("/", 1)[0]
-
-    @property
-    def name(self) -> str:
-        return self.key.split("/", 1)[-1]
-
     def digest(self) -> str:
         data = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
         return "sha256-" + hashlib.sha256(data.encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
-class Pin:
+class Pin(_Keyed):
     """A resolved source: exact revision and Nix hash, plus every flag used to fetch it."""
 
     key: str
@@ -82,14 +88,6 @@ class Pin:
     lfs: bool = False
     path: str | None = None  # host tools: the resolved executable
     version: str | None = None  # host tools: first line of `--version`
-
-    @property
-    def group(self) -> str:
-        return self.key.split("/", 1)[0]
-
-    @property
-    def name(self) -> str:
-        return self.key.split("/", 1)[-1]
 
     def as_table(self) -> dict[str, Any]:
         """TOML table: no None values, no `key` (the table's name), and only the fetch flags

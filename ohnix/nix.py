@@ -99,6 +99,12 @@ def add_fixed(path: Path, *, recursive: bool, algo: str = "sha256") -> str:
     return proc.run(args).stdout.strip()
 
 
+def is_valid(path: str) -> bool:
+    """Whether the store has `path` as a valid (complete, registered) path."""
+    res = proc.run(["nix-store", "--check-validity", path], check=False)
+    return res.returncode == 0
+
+
 def develop_argv(flake_ref: str, command: Sequence[str] | None = None) -> list[str]:
     """argv for `nix develop` (no timeout: it is long and interruptible)."""
     cmd = ["--command", *command] if command else []

@@ -222,10 +222,12 @@ def _builtin_git(spec: Spec, rev: str) -> Pin:
         date, stamp = git("log", "-1", "--format=%cI%n%ct", rev).split()
         _drop_dot_git(work)
         digest = nar.nar_hash(work)
-        added = nix.add_fixed(work, recursive=True)
-    expected = nar.source_path(spec.store_name, digest)
-    if added != expected:
-        raise PrefetchError(f"`{spec.key}`: Nix stored {added}, ohnix computed {expected}.")
+        expected = nar.source_path(spec.store_name, digest)
+        # Already in the store (a re-lock, or fetched by Nix before): nothing to add.
+        if not nix.is_valid(expected):
+            added = nix.add_fixed(work, recursive=True)
+            if added != expected:
+                raise PrefetchError(f"`{spec.key}`: Nix stored {added}, ohnix computed {expected}.")
     return _pin(spec, digest, rev=rev, date=date, last_modified=int(stamp))
 
 

@@ -47,7 +47,8 @@ def library_dir() -> Path:
     raise RenderError(f"ohnix's Nix library is missing (looked in {here / '_nix'}).")
 
 
-def _env() -> Any:
+def template_env() -> Any:
+    """The one Jinja environment for ohnix's templates (Nix files and CI workflows)."""
     import jinja2
 
     env = jinja2.Environment(
@@ -104,7 +105,7 @@ def render(config: Config, lock: Lock) -> dict[str, str]:
     data = shells.data(config, lock)
     _check_tool_pins(config, lock, data)
     nixpkgs = lock.get("nixpkgs")
-    env = _env()
+    env = template_env()
     context = {
         "description": f"ohnix development shells for {config.project.name} "
         f"(OpenHarmony {config.project.openharmony})",
