@@ -243,6 +243,11 @@ def lock(
     else:
         ui.lock_report(report)
     if report.failed:
+        sys.stderr.write(
+            f"ohnix: error: {len(report.failed)} pin(s) failed: "
+            + ", ".join(o.key for o in report.failed)
+            + "; the others were pinned, and each failed pin kept its previous entry.\n"
+        )
         raise typer.Exit(1)
 
 
