@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import sys
@@ -115,8 +116,17 @@ def load(root: Path, product: str) -> dict[str, str] | None:
     return variables if isinstance(variables, dict) else None
 
 
-def store(root: Path, product: str, variables: dict[str, str], nix_version: str) -> Path:
-    k = key(root, product)
+def store(
+    root: Path,
+    product: str,
+    variables: dict[str, str],
+    nix_version: str,
+    *,
+    at_key: str | None = None,
+) -> Path:
+    """Cache `variables`; `at_key` is the key taken *before* evaluating, so a file edited
+    during a cold run leaves an entry that no longer matches instead of a wrong one."""
+    k = at_key or key(root, product)
     if k is None:
         raise FileNotFoundError(f"cannot cache {product}: the rendered files are missing")
     path = entry_path(root, product)
@@ -184,8 +194,31 @@ def try_warm_run(argv: list[str]) -> None:
     if len(args) >= 2 and args[0] in ("-C", "--directory"):
         root = Path(args[1]).resolve()
         args = args[2:]
+    if len(args) == 3 and args[0] == "run" and args[2] == "--print-env":
+        # What .envrc runs on every prompt: answer from the cache without Typer.
+        variables = load(root, args[1])
+        if variables is not None:
+            print_exports(variables)
+        return
     if len(args) < 4 or args[0] != "run" or args[2] != "--" or args[1].startswith("-"):
         return
     variables = load(root, args[1])
     if variables is not None:
         exec_command(variables, args[3:])
+
+
+def print_exports(variables: dict[str, str]) -> None:
+    """Write the export lines and end the process (nothing else is loaded to flush)."""
+    os.write(1, export_lines(variables).encode())
+    os._exit(0)
+
+
+def export_lines(variables: dict[str, str]) -> str:
+    """`export K=V` lines (for .envrc and `--print-env`), PATH prepended."""
+    lines = []
+    for name, value in sorted(variables.items()):
+        if name == "PATH":
+            lines.append(f'export PATH={shlex.quote(value)}"${{PATH:+:$PATH}}"')
+        else:
+            lines.append(f"export {name}={shlex.quote(value)}")
+    return "\n".join(lines) + "\n"

@@ -114,13 +114,14 @@ def _prune_generations(roots: Path) -> None:
 def realise(config: Config, product: str) -> dict[str, str]:
     """Evaluate and build the shell (rooted), cache and return its variables."""
     roots = add_roots(config, product)
+    before = envcache.key(config.root, product)
     out = nix.nix(
         "print-dev-env", "--json", "--profile", roots / "profile", f".#{product}",
         cwd=config.root, what=f"building the {product} shell",
     ).stdout  # fmt: skip
     _prune_generations(roots)
     variables = envcache.variables_from_dev_env(json.loads(out))
-    envcache.store(config.root, product, variables, nix.version_string())
+    envcache.store(config.root, product, variables, nix.version_string(), at_key=before)
     return variables
 
 
@@ -158,15 +159,7 @@ def enter(config: Config, product: str, *, classic: bool, render_now: bool = Fal
     proc.exec_replace(argv, env=env)
 
 
-def export_lines(variables: dict[str, str]) -> str:
-    """`export K=V` lines (for .envrc and `--print-env`), PATH prepended."""
-    lines = []
-    for name, value in sorted(variables.items()):
-        if name == "PATH":
-            lines.append(f'export PATH={shlex.quote(value)}"${{PATH:+:$PATH}}"')
-        else:
-            lines.append(f"export {name}={shlex.quote(value)}")
-    return "\n".join(lines) + "\n"
+export_lines = envcache.export_lines
 
 
 def gc(config: Config) -> list[str]:

@@ -626,7 +626,8 @@ def test_load_accepts_only_a_current_entry(tmp_path: Path, monkeypatch: pytest.M
         (["--directory", "DIR", "run", P, "--", "a"], ("DIR", P, ["a"])),
         (["run", P, "--render", "--", "true"], None),
         (["run", "--render", P, "--", "true"], None),
-        (["run", P, "--print-env"], None),
+        (["run", P, "--print-env"], ("cwd", P, ["<print-env>"])),
+        (["run", P, "--print-env", "--json"], None),
         (["run", P, "--"], None),
         (["-v", "run", P, "--", "true"], None),
         (["shell", P, "--", "true"], None),
@@ -649,8 +650,12 @@ def test_warm_path_takes_only_the_plain_run_shape(
     def exec_command(variables: dict[str, str], cmd: list[str]) -> None:
         calls[-1] = (calls[-1][0], calls[-1][1], cmd)
 
+    def print_exports(variables: dict[str, str]) -> None:
+        calls[-1] = (calls[-1][0], calls[-1][1], ["<print-env>"])
+
     monkeypatch.setattr(envcache, "load", load)
     monkeypatch.setattr(envcache, "exec_command", exec_command)
+    monkeypatch.setattr(envcache, "print_exports", print_exports)
     envcache.try_warm_run([a.replace("DIR", str(tmp_path / "DIR")) for a in argv])
     assert calls == ([expected] if expected else [])
 
