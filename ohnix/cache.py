@@ -144,7 +144,8 @@ def pull(config: Config, products: list[str], url: str, public_key: str | None) 
         shell.ensure_fresh(config, render_now=False)
         res = nix.nix(
             "print-dev-env", "--json", "--option", "extra-substituters", url, *trust,
-            "--profile", str(shell.add_roots(config, product) / "profile"), f".#{product}",
+            "--profile", str(shell.add_roots(config, product) / "profile"),
+            *shell.installable(product),
             cwd=config.root, what=f"realising {product} from {url}",
         )  # fmt: skip
         # Nix says "copying path '/nix/store/...' from 'URL'" for each substituted path.

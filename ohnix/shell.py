@@ -111,12 +111,19 @@ def _prune_generations(roots: Path) -> None:
             link.unlink()
 
 
+def installable(product: str) -> list[str]:
+    """How ohnix's own commands name a shell: through default.nix, which instantiates the
+    same .drv as the flake (tested) but is read in place, while a flake outside a git
+    repository is first copied whole into the store on every change to the directory."""
+    return ["--file", "default.nix", product]
+
+
 def realise(config: Config, product: str) -> dict[str, str]:
     """Evaluate and build the shell (rooted), cache and return its variables."""
     roots = add_roots(config, product)
     before = envcache.key(config.root, product)
     out = nix.nix(
-        "print-dev-env", "--json", "--profile", roots / "profile", f".#{product}",
+        "print-dev-env", "--json", "--profile", roots / "profile", *installable(product),
         cwd=config.root, what=f"building the {product} shell",
     ).stdout  # fmt: skip
     _prune_generations(roots)
