@@ -101,3 +101,34 @@ def test_ci_workflows(tmp_path: Path) -> None:
             assert step in text, (provider, step)  # fmt: skip
     bad = run_ohnix("-C", str(root), "ci", "jenkins")
     assert bad.returncode == 1 and "github, gitlab" in bad.stderr
+
+
+@pytest.mark.nix
+def test_signed_push_and_verified_pull(tmp_path: Path) -> None:
+    product = f"signtest-{uuid.uuid4().hex[:8]}"
+    root = project(tmp_path / "proj", product)
+    secret = tmp_path / "cache.sk"
+    secret.write_text(
+        subprocess.run(
+            ["nix", "key", "generate-secret", "--key-name", "ohnix-test"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    public = subprocess.run(["nix", "key", "convert-secret-to-public"], input=secret.read_text(),
+                            capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    cache_dir = tmp_path / "cache"
+    res = run_ohnix("-C", str(root), "cache", "push", "--to", f"file://{cache_dir}",
+                    "--secret-key", str(secret), product)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    narinfos = list(cache_dir.glob("*.narinfo"))
+    assert narinfos
+    assert all("Sig: ohnix-test:" in p.read_text() for p in narinfos)
+    paths = json.loads(run_ohnix("-C", str(root), "cache", "paths", product, "--json").stdout)
+    shutil.rmtree(root / ".ohnix")
+    subprocess.run(["nix-store", "--delete", *paths], capture_output=True, check=False)
+    pulled = run_ohnix("-C", str(root), "cache", "pull", "--from", f"file://{cache_dir}",
+                       "--public-key", public, product, "--json")  # fmt: skip
+    assert pulled.returncode == 0, pulled.stderr
+    assert all(valid(p) for p in paths)
