@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from ohnix.cliapp import JsonOpt, emit_json, globals_of
 from ohnix.errors import OhnixError
 
 bridge_app = typer.Typer(
@@ -30,9 +31,6 @@ abi_app = typer.Typer(
 )
 bridge_app.add_typer(abi_app, name="abi")
 
-# Defined here, not imported from ohnix.cli: that module imports this one at start-up.
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
 
 class Arch(StrEnum):  # the keys of ohnix.bridge.syscalls.ARCHES (a test keeps them equal)
     arm64 = "arm64"
@@ -48,9 +46,7 @@ class Format(StrEnum):
 
 def _path(ctx: typer.Context, path: Path) -> Path:
     """`path` as the user meant it under `-C DIR`; unchanged (as given) without -C."""
-    from ohnix.cli import _globals
-
-    base = _globals(ctx).directory
+    base = globals_of(ctx).directory
     if path.is_absolute() or base == Path.cwd().resolve():
         return path
     return base / path
@@ -159,13 +155,12 @@ def abi_check(
     from dataclasses import asdict
 
     from ohnix.bridge import abi
-    from ohnix.cli import _emit_json
 
     old_path, new_path = _path(ctx, old), _path(ctx, new)
     changes = abi.compare(abi.load_snapshot(old_path), abi.load_snapshot(new_path))
     breaking = abi.has_breaking(changes)
     if as_json:
-        _emit_json([asdict(c) for c in changes])
+        emit_json([asdict(c) for c in changes])
     else:
         sys.stdout.write(abi.render_table(changes))
         if breaking:
@@ -205,8 +200,6 @@ def cgo_cmd(
     target.mkdir(parents=True, exist_ok=True)  # -o names a directory: make it, like build does
     _write(target / "cgo_wrapper.h", prof.header, f"cgo wrapper for {product}")
     if as_json:
-        from ohnix.cli import _emit_json
-
-        _emit_json(prof.as_dict())
+        emit_json(prof.as_dict())
     else:
         sys.stdout.write(f"CGO_CFLAGS={prof.cflags}\nCGO_LDFLAGS={prof.ldflags}\n")

@@ -1,0 +1,51 @@
+"""The Typer app object and what every command module shares: global options, --json
+output and the common argument types. Command modules register on `app`; cli.py is the
+entry point that imports them all.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(
+    name="ohnix",
+    help="Reproducible, Nix-based build environments for OpenHarmony.\n\n"
+    "Example: ohnix init qemu-arm64-linux-min && ohnix lock && ohnix shell qemu-arm64-linux-min",
+    no_args_is_help=True,
+    add_completion=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+RenderOpt = Annotated[
+    bool, typer.Option("--render", help="Render first if the Nix files are stale.")
+]
+ProductArg = Annotated[str, typer.Argument(help="A configured product.")]
+ProductsArg = Annotated[list[str], typer.Argument(help="Configured products.", metavar="PRODUCT")]
+
+
+OutputOpt = Annotated[
+    Path | None, typer.Option("-o", "--output", help="Also write the JSON to FILE.", metavar="FILE")
+]
+
+
+@dataclass(frozen=True)
+class Globals:
+    directory: Path
+    verbose: int
+
+
+def globals_of(ctx: typer.Context) -> Globals:
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, Globals) else Globals(Path.cwd(), 0)
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
