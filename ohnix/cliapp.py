@@ -12,8 +12,22 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import typer.core
+
+# The order `ohnix --help` lists commands in: a user's path through a project.
+ORDER = ("init", "config", "products", "lock", "render", "shell", "run", "build", "bridge",
+         "parity", "direnv", "gc", "cache", "ci", "audit", "sbom", "doctor")  # fmt: skip
+
+
+class _Ordered(typer.core.TyperGroup):
+    def list_commands(self, ctx: Any) -> list[str]:  # ctx: a click Context
+        names = super().list_commands(ctx)
+        rank = {name: i for i, name in enumerate(ORDER)}
+        return sorted(names, key=lambda n: (rank.get(n, len(ORDER)), n))
+
 
 app = typer.Typer(
+    cls=_Ordered,
     name="ohnix",
     help="Reproducible, Nix-based build environments for OpenHarmony.\n\n"
     "Example: ohnix init qemu-arm64-linux-min && ohnix lock && ohnix shell qemu-arm64-linux-min",
