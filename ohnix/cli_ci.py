@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 import typer.core
 
-from ohnix.cliapp import JsonOpt, OutputOpt, ProductsArg, app, emit_json, globals_of
+from ohnix.cliapp import JsonOpt, OutputOpt, ProductArg, ProductsArg, app, emit_json, globals_of
 from ohnix.errors import OhnixError
 
 cache_app = typer.Typer(
@@ -228,7 +228,7 @@ class SbomFormat(StrEnum):
 @app.command()
 def sbom(
     ctx: typer.Context,
-    product: Annotated[str, typer.Argument(help="A configured product.")],
+    product: ProductArg,
     fmt: Annotated[
         SbomFormat, typer.Option("--format", help="The SBOM format (CycloneDX 1.6 JSON).")
     ] = SbomFormat.cyclonedx,

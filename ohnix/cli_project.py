@@ -149,7 +149,7 @@ def render(
 @app.command()
 def shell(
     ctx: typer.Context,
-    product: Annotated[str, typer.Argument(help="A configured product.")],
+    product: ProductArg,
     classic: Annotated[
         bool, typer.Option("--classic", help="Use nix-shell on default.nix (no flakes).")
     ] = False,
@@ -169,7 +169,7 @@ def shell(
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def run(
     ctx: typer.Context,
-    product: Annotated[str, typer.Argument(help="A configured product.")],
+    product: ProductArg,
     command: Annotated[
         list[str] | None, typer.Argument(help="The command, after --.", metavar="-- CMD")
     ] = None,
@@ -217,9 +217,7 @@ def gc(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-def direnv(
-    ctx: typer.Context, product: Annotated[str, typer.Argument(help="A configured product.")]
-) -> None:
+def direnv(ctx: typer.Context, product: ProductArg) -> None:
     """Write an .envrc that loads the product's shell from ohnix's cache.
 
     Example: ohnix direnv rk3566 && direnv allow
@@ -234,7 +232,7 @@ def direnv(
 @app.command()
 def build(
     ctx: typer.Context,
-    product: Annotated[str, typer.Argument(help="A configured product.")],
+    product: ProductArg,
     update_abi: Annotated[
         bool, typer.Option("--update-abi", help="Write the measured ABI as the new baseline.")
     ] = False,
