@@ -1,7 +1,7 @@
 """The single subprocess chokepoint: argv lists only, an env overlay, stderr tail in errors.
 
-Every external program ohnix runs goes through `run` (captured) or `call` (inherits the
-terminal), so tests can see and fake exactly one place.
+Every external program ohnix runs goes through `run` (captured), `stream` (piped while it
+runs) or `call` (inherits the terminal), so tests can see and fake exactly one place.
 """
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from ohnix.errors import CommandError, ToolNotFoundError
 
@@ -166,6 +168,81 @@ def run_bytes(
     if code != 0:
         raise CommandError(args, code, tail(err.decode(errors="replace")), what=what)
     return out
+
+
+@contextlib.contextmanager
+def stream(
+    argv: Sequence[str | Path],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | Path | None = None,
+    input: Iterable[bytes] = (),
+    what: str | None = None,
+) -> Iterator[IO[bytes]]:
+    """Run argv with `input` fed to its stdin from a thread, and yield its stdout to read
+    while it runs (`git cat-file --batch`, `nix-store --restore`: data too big to hold).
+
+    On leaving the block the rest of stdout is discarded and the child waited for; a
+    failure raises CommandError, or the error `input` raised, which comes first. If the
+    block raises, the child is killed.
+    """
+    args = [str(a) for a in argv]
+    log.debug("$ %s (streamed)", shlex.join(args))
+    with tempfile.TemporaryFile() as errfile:
+        try:
+            child = subprocess.Popen(
+                args,
+                env=_env(env),
+                cwd=cwd,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=errfile,
+            )
+        except FileNotFoundError as exc:
+            raise ToolNotFoundError(f"`{args[0]}` was not found on PATH.") from exc
+        with _live_lock:
+            _live.add(child)
+        feed_error: list[BaseException] = []
+
+        def feed() -> None:
+            assert child.stdin is not None
+            try:
+                for chunk in input:
+                    child.stdin.write(chunk)
+            except BrokenPipeError:
+                pass  # the child stopped reading: its exit status tells why
+            except BaseException as exc:  # re-raised in the caller's thread
+                feed_error.append(exc)
+            finally:
+                with contextlib.suppress(BrokenPipeError):
+                    child.stdin.close()
+
+        feeder = threading.Thread(target=feed, name=f"feed-{Path(args[0]).name}", daemon=True)
+        feeder.start()
+        assert child.stdout is not None
+        try:
+            yield child.stdout
+            while child.stdout.read(CHUNK_DISCARD):
+                pass
+        except BaseException:
+            child.kill()
+            raise
+        finally:
+            child.stdout.close()
+            child.wait()
+            feeder.join()
+            with _live_lock:
+                _live.discard(child)
+                _terminated.discard(child)
+        if feed_error:
+            raise feed_error[0]
+        if child.returncode != 0:
+            errfile.seek(0)
+            stderr = errfile.read().decode(errors="replace")
+            raise CommandError(args, child.returncode, tail(stderr), what=what)
+
+
+CHUNK_DISCARD = 1 << 16
 
 
 def call(

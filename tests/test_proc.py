@@ -1,9 +1,10 @@
 import sys
+from collections.abc import Iterator
 
 import pytest
 
 from ohnix import proc
-from ohnix.errors import CommandError, ToolNotFoundError
+from ohnix.errors import CommandError, OhnixError, ToolNotFoundError
 
 
 def test_run_captures() -> None:
@@ -46,3 +47,54 @@ def test_call_reports_signal_death() -> None:
         proc.call([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"])
         == 143
     )
+
+
+def test_stream_pipes_input_through_while_it_runs() -> None:
+    chunks = (bytes([i]) * 100_000 for i in range(50))  # 5 MB: more than any pipe holds
+    with proc.stream(["cat"], input=chunks) as out:
+        data = out.read()
+    assert data == b"".join(bytes([i]) * 100_000 for i in range(50))
+
+
+def test_stream_failure_raises_with_stderr() -> None:
+    code = "import sys; sys.stdin.read(); print('bad input', file=sys.stderr); sys.exit(4)"
+    argv = [sys.executable, "-c", code]
+    with (
+        pytest.raises(CommandError, match="bad input") as err,
+        proc.stream(argv, input=[b"x"], what="streaming") as out,
+    ):
+        assert out.read() == b""
+    assert err.value.returncode == 4
+    assert str(err.value).startswith("streaming: `")
+
+
+def test_stream_input_error_wins_over_the_childs() -> None:
+    def broken() -> Iterator[bytes]:
+        yield b"partial"
+        raise OhnixError("the source of the input failed")
+
+    # nix-store --restore would fail on the truncated input; the cause is the input.
+    code = "import sys; sys.stdin.read(); sys.exit(1)"
+    with (
+        pytest.raises(OhnixError, match="source of the input failed"),
+        proc.stream([sys.executable, "-c", code], input=broken()) as out,
+    ):
+        out.read()
+
+
+def test_stream_block_error_kills_the_child() -> None:
+    endless = iter(lambda: b"y" * 65536, None)
+
+    def give_up() -> None:
+        with proc.stream(["cat"], input=endless) as out:
+            out.read(10)
+            raise RuntimeError("consumer gave up")
+
+    with pytest.raises(RuntimeError, match="consumer gave up"):
+        give_up()
+    assert not proc._live  # nothing left running, or tracked
+
+
+def test_stream_unread_output_is_discarded() -> None:
+    with proc.stream([sys.executable, "-c", "print('x' * 1_000_000)"]) as out:
+        assert out.read(1) == b"x"  # leaving early must not deadlock on a full pipe
