@@ -116,15 +116,36 @@ def _tokens(*words: bytes) -> bytes:
 
 
 _Buffer = bytes | bytearray | memoryview
-_MAGIC = _str(b"nix-archive-1")
-_CLOSE = _str(b")")
+MAGIC = _str(b"nix-archive-1")
+CLOSE = _str(b")")
 _REGULAR = _tokens(b"(", b"type", b"regular")
 _EXECUTABLE = _tokens(b"executable", b"")
 _CONTENTS = _str(b"contents")
 _SYMLINK = _tokens(b"(", b"type", b"symlink", b"target")
-_DIRECTORY = _tokens(b"(", b"type", b"directory")
+DIRECTORY = _tokens(b"(", b"type", b"directory")
 _ENTRY = _tokens(b"entry", b"(", b"name")
 _NODE = _str(b"node")
+
+
+# Building blocks for the NAR of a tree that is not on disk (gittree reads git objects).
+
+
+def entry(name: bytes) -> bytes:
+    """Opens a directory entry; its node follows, then CLOSE."""
+    return _ENTRY + _str(name) + _NODE
+
+
+def regular_header(size: int, *, executable: bool) -> bytes:
+    """A regular file's node up to its contents: `size` bytes, then regular_trailer."""
+    return _REGULAR + (_EXECUTABLE if executable else b"") + _CONTENTS + size.to_bytes(8, "little")
+
+
+def regular_trailer(size: int) -> bytes:
+    return b"\0" * (-size % 8) + CLOSE
+
+
+def symlink(target: bytes) -> bytes:
+    return _SYMLINK + _str(target) + CLOSE
 
 
 _KINDS = {
@@ -172,7 +193,7 @@ def _regular(path: bytes, out: bytearray, buf: bytearray) -> Iterator[_Buffer]:
                 out.clear()
             yield view[:n]
         out += b"\0" * (-size % 8)
-        out += _CLOSE
+        out += CLOSE
     finally:
         os.close(fd)
 
@@ -184,7 +205,7 @@ def _sorted_entries(path: bytes) -> list[os.DirEntry[bytes]]:
 
 def _nar_stream(path: Path) -> Iterator[_Buffer]:
     """Yield the NAR of `path` as buffers that are only valid until the next step."""
-    out = bytearray(_MAGIC)
+    out = bytearray(MAGIC)
     buf = bytearray(CHUNK)
     p = os.fsencode(path)
     try:
@@ -193,17 +214,17 @@ def _nar_stream(path: Path) -> Iterator[_Buffer]:
         stack: list[Iterator[os.DirEntry[bytes]]] = []
         while True:
             if stat.S_ISDIR(mode):
-                out += _DIRECTORY
+                out += DIRECTORY
                 stack.append(iter(_sorted_entries(p)))
             else:
                 if stat.S_ISREG(mode):
                     yield from _regular(p, out, buf)
                 elif stat.S_ISLNK(mode):
-                    out += _SYMLINK + _str(os.readlink(p)) + _CLOSE  # noqa: PTH115 (bytes target)
+                    out += _SYMLINK + _str(os.readlink(p)) + CLOSE  # noqa: PTH115 (bytes target)
                 else:
                     raise _unsupported(p, mode)
                 if stack:
-                    out += _CLOSE  # the entry holding this leaf
+                    out += CLOSE  # the entry holding this leaf
             if len(out) >= CHUNK:
                 yield out
                 out.clear()
@@ -212,9 +233,9 @@ def _nar_stream(path: Path) -> Iterator[_Buffer]:
                 if entry is not None:
                     break
                 stack.pop()
-                out += _CLOSE  # the directory node
+                out += CLOSE  # the directory node
                 if stack:
-                    out += _CLOSE  # the entry holding it
+                    out += CLOSE  # the entry holding it
             else:
                 break
             out += _ENTRY + _str(entry.name) + _NODE
