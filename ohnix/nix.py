@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -97,6 +97,13 @@ def flake_drv(flake_ref: str, *, cwd: Path | None = None) -> str:
 def add_fixed(path: Path, *, recursive: bool, algo: str = "sha256") -> str:
     args = ["nix-store", "--add-fixed", *(["--recursive"] if recursive else []), algo, str(path)]
     return proc.run(args).stdout.strip()
+
+
+def restore(nar_chunks: Iterable[bytes], target: Path) -> None:
+    """Materialise a NAR stream at `target` (not in the store) with `nix-store --restore`."""
+    with proc.stream(["nix-store", "--restore", target], input=nar_chunks,
+                     what=f"unpacking a NAR into {target}"):  # fmt: skip
+        pass
 
 
 def is_valid(path: str) -> bool:

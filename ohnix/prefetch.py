@@ -1,11 +1,12 @@
 """Prefetchers: pin a Spec to a Pin (exact rev + Nix hash) and leave the content in the store.
 
-git: `nix-prefetch-git` when it is on PATH, else a built-in equivalent (fetch the exact rev,
-check out, drop every `.git`, NAR-hash) that yields the same hash. url: `nix-prefetch-url`
-(flat, or --unpack). github/path (nixpkgs): Nix's own fetcher via `nix flake prefetch`, so
-the narHash is exactly what flake.lock needs. Refs resolve with `git ls-remote`, never a
-forge API. Every fetched tree is added to the store under the name the rendered fetcher
-uses, so a build downloads nothing again.
+git: `nix-prefetch-git` when it is on PATH, else a built-in equivalent that yields the same
+hash: the exact rev read in place (a local repository) or fetched, hashed from its objects
+when its checkout is just those (gittree), else checked out with every `.git` dropped.
+url: `nix-prefetch-url` (flat, or --unpack). github/path (nixpkgs): Nix's own fetcher via
+`nix flake prefetch`, so the narHash is exactly what flake.lock needs. Refs resolve with
+`git ls-remote`, never a forge API. Every fetched tree is added to the store under the
+name the rendered fetcher uses, so a build downloads nothing again.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ import os
 import re
 import shutil
 import tempfile
+import urllib.parse
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
-from ohnix import nar, nix, proc
+from ohnix import gittree, nar, nix, proc
 from ohnix.errors import CommandError, OhnixError, PrefetchError
 from ohnix.lock import Pin, Spec
 
@@ -181,6 +184,9 @@ def _commit_info_from_date(date: str) -> dict[str, object]:
 
 
 def _builtin_git(spec: Spec, rev: str) -> Pin:
+    """nix-prefetch-git's result without it. The tree is hashed from git's objects where
+    its checkout is just those objects (gittree): read in place from a local repository,
+    else from a fetch into a temporary one; otherwise checked out as the script does."""
     if spec.leave_dot_git:
         raise PrefetchError(
             f"`{spec.key}`: leave_dot_git needs nix-prefetch-git (a kept .git is not "
@@ -189,54 +195,128 @@ def _builtin_git(spec: Spec, rev: str) -> Pin:
             "leave_dot_git.",
         )
     url = git_url(spec.url)
+    what = f"fetching `{spec.key}` from {url}"
     with tempfile.TemporaryDirectory(prefix="ohnix-fetch-") as tmp:
         env = _git_env(Path(tmp))
+        local = _local_repo(url)
+        if local is not None and not spec.lfs:
+            # Fetching from a repository on this disk only copies its objects: read them
+            # where they are (if the rev is there; else the fetch below says what is wrong).
+            # The ceiling keeps git from taking a parent directory's repository for it.
+            in_place = {**env, "GIT_CEILING_DIRECTORIES": str(local.parent)}
+            commit = _commit_time(local, rev, in_place, what)
+            if commit is not None:
+                pin = _pin_from_objects(spec, local, rev, commit, in_place, what)
+                if pin is not None:
+                    return pin
         work = Path(tmp) / spec.store_name
-        what = f"fetching `{spec.key}` from {url}"
-
-        def git(*args: str, timeout: float | None = FETCH_TIMEOUT_S) -> str:
-            return proc.run(["git", "-C", str(work), *args], env=env, timeout=timeout,
-                            what=what).stdout  # fmt: skip
-
-        proc.run(["git", "init", "-q", str(work)], env=env, what=what)
-        # An `origin`, as nix-prefetch-git and Nix's fetchGit have: relative submodule URLs
-        # (`../sub`) resolve against it, not against this temporary checkout.
-        git("remote", "add", "origin", url)
-        depth = [] if spec.deep_clone else ["--depth", "1"]
-        try:
-            git("fetch", "-q", *depth, "origin", rev)
-        except CommandError as exc:
-            raise PrefetchError(
-                f"`{spec.key}`: cannot fetch rev {rev} from {url}: "
-                f"{exc.stderr.strip().splitlines()[-1] if exc.stderr.strip() else 'no output'}.",
-                hint="Check that the rev exists there (a force-pushed branch or tag loses "
-                "commits); `ohnix lock --update " + spec.name + "` re-resolves the ref.",
-            ) from exc
-        git("checkout", "-q", rev)
-        if spec.submodules:
-            _submodules(spec, url, git)
-        if spec.lfs:
-            proc.require("git-lfs", hint="Install git-lfs, or set lfs = false.")
-            git("lfs", "install", "--local")
-            git("lfs", "pull")
-        date, stamp = git("log", "-1", "--format=%cI%n%ct", rev).split()
-        _drop_dot_git(work)
-        digest = nar.nar_hash(work)
-        expected = nar.source_path(spec.store_name, digest)
-        # Already in the store (a re-lock, or fetched by Nix before): nothing to add.
-        if not nix.is_valid(expected):
-            added = nix.add_fixed(work, recursive=True)
-            if added != expected:
-                raise PrefetchError(f"`{spec.key}`: Nix stored {added}, ohnix computed {expected}.")
-    return _pin(spec, digest, rev=rev, date=date, last_modified=int(stamp))
+        _fetch(spec, url, rev, work, env, what)
+        commit = _commit_time(work, rev, env, what)
+        if commit is None:
+            raise PrefetchError(f"`{spec.key}`: {rev} is not a commit in {url}.")
+        if not spec.lfs:
+            pin = _pin_from_objects(spec, work, rev, commit, env, what)
+            if pin is not None:
+                return pin
+        return _pin_from_checkout(spec, url, rev, commit, work, env, what)
 
 
-def _submodules(spec: Spec, url: str, git: object) -> None:
+def _local_repo(url: str) -> Path | None:
+    """The directory of a `file://` or absolute-path URL, if it is one."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "file" and parts.netloc in ("", "localhost"):
+        path = Path(urllib.parse.unquote(parts.path))
+    elif not parts.scheme and url.startswith("/"):
+        path = Path(url)
+    else:
+        return None
+    return path if path.is_dir() else None
+
+
+def _git(
+    repo: Path, *args: str, env: Mapping[str, str], what: str, check: bool = True
+) -> proc.Result:
+    return proc.run(["git", "-C", str(repo), *args], env=env, timeout=FETCH_TIMEOUT_S,
+                    what=what, check=check)  # fmt: skip
+
+
+def _commit_time(repo: Path, rev: str, env: Mapping[str, str], what: str) -> tuple[str, int] | None:
+    """The commit's date (%cI) and time (%ct, flake.lock's lastModified); None if `repo`
+    has no such commit."""
+    # `rev^{commit}`: a rev naming a tree or blob must not pass for a commit.
+    res = _git(repo, "log", "-1", "--format=%cI%n%ct", f"{rev}^{{commit}}", env=env,
+               what=what, check=False)  # fmt: skip
+    if res.returncode != 0:
+        return None
+    date, stamp = res.stdout.split()
+    return date, int(stamp)
+
+
+def _fetch(spec: Spec, url: str, rev: str, work: Path, env: Mapping[str, str], what: str) -> None:
+    proc.run(["git", "init", "-q", str(work)], env=env, what=what)
+    # An `origin`, as nix-prefetch-git and Nix's fetchGit have: relative submodule URLs
+    # (`../sub`) resolve against it, not against this temporary checkout.
+    _git(work, "remote", "add", "origin", url, env=env, what=what)
+    depth = [] if spec.deep_clone else ["--depth", "1"]
+    try:
+        _git(work, "fetch", "-q", *depth, "origin", rev, env=env, what=what)
+    except CommandError as exc:
+        raise PrefetchError(
+            f"`{spec.key}`: cannot fetch rev {rev} from {url}: "
+            f"{exc.stderr.strip().splitlines()[-1] if exc.stderr.strip() else 'no output'}.",
+            hint="Check that the rev exists there (a force-pushed branch or tag loses "
+            "commits); `ohnix lock --update " + spec.name + "` re-resolves the ref.",
+        ) from exc
+
+
+def _pin_from_objects(
+    spec: Spec, repo: Path, rev: str, commit: tuple[str, int], env: Mapping[str, str], what: str
+) -> Pin | None:
+    tree = gittree.read(repo, rev, env=env, submodules=spec.submodules, what=what)
+    if tree is None:
+        return None
+    digest = gittree.nar_hash(tree, env=env, what=what)
+    expected = nar.source_path(spec.store_name, digest)
+    # Already in the store (a re-lock, or fetched by Nix before): nothing to add.
+    if not nix.is_valid(expected):
+        with tempfile.TemporaryDirectory(prefix="ohnix-restore-") as tmp:
+            target = Path(tmp) / spec.store_name
+            nix.restore(gittree.nar_chunks(tree, env=env, what=what), target)
+            _add(spec, target, expected)
+    return _pin(spec, digest, rev=rev, date=commit[0], last_modified=commit[1])
+
+
+def _pin_from_checkout(
+    spec: Spec, url: str, rev: str, commit: tuple[str, int], work: Path,
+    env: Mapping[str, str], what: str,
+) -> Pin:  # fmt: skip
+    _git(work, "checkout", "-q", rev, env=env, what=what)
+    if spec.submodules:
+        _submodules(spec, url, work, env, what)
+    if spec.lfs:
+        proc.require("git-lfs", hint="Install git-lfs, or set lfs = false.")
+        _git(work, "lfs", "install", "--local", env=env, what=what)
+        _git(work, "lfs", "pull", env=env, what=what)
+    _drop_dot_git(work)
+    digest = nar.nar_hash(work)
+    expected = nar.source_path(spec.store_name, digest)
+    if not nix.is_valid(expected):
+        _add(spec, work, expected)
+    return _pin(spec, digest, rev=rev, date=commit[0], last_modified=commit[1])
+
+
+def _add(spec: Spec, tree: Path, expected: str) -> None:
+    added = nix.add_fixed(tree, recursive=True)
+    if added != expected:
+        raise PrefetchError(f"`{spec.key}`: Nix stored {added}, ohnix computed {expected}.")
+
+
+def _submodules(spec: Spec, url: str, work: Path, env: Mapping[str, str], what: str) -> None:
     # git >= 2.38 refuses file:// submodules by default (CVE-2022-39253); a local repository
     # the user pinned is trusted for its own submodules, a remote one is not.
     allow = ["-c", "protocol.file.allow=always"] if _is_local(url) else []
     try:
-        git(*allow, "submodule", "update", "--init", "--recursive")  # type: ignore[operator]
+        _git(work, *allow, "submodule", "update", "--init", "--recursive", env=env, what=what)
     except CommandError as exc:
         hint = None
         if "transport 'file' not allowed" in exc.stderr:

@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from ohnix import nar
+from ohnix import nar, prefetch, proc
+from ohnix.lock import Spec
 from tests.gitrepos import (
     Repo,
     fetch_git,
@@ -146,6 +147,95 @@ def test_submodule_flag_changes_the_pin(ohnix: Ohnix, repos: Repos, tmp_path: Pa
     text = (project / "ohnix.lock").read_text()
     assert "[sources.with]" in text and "submodules = true" in text
     assert "[sources.without]" in text and "submodules = false" in text
+
+
+# --- which route the built-in fetcher takes ---------------------------------------------
+
+
+def _commands(stderr: str) -> list[str]:
+    """The commands `ohnix -v` reports running."""
+    return [line[2:] for line in stderr.splitlines() if line.startswith("$ ")]
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, bytes]]:
+    return {
+        str(p.relative_to(root)): (p.stat().st_mtime_ns, p.read_bytes() if p.is_file() else b"")
+        for p in sorted(root.rglob("*"))
+    }
+
+
+@pytest.mark.nix
+def test_local_repository_is_read_in_place(ohnix: Ohnix, tmp_path: Path) -> None:
+    """A plain tree in a local repository: no fetch and no checkout, just its objects;
+    the repository is left exactly as it was, and the store gets the tree."""
+    repo = Repo.create(tmp_path / "in-place", tmp_path.name)
+    before = _snapshot(repo.path / ".git")
+    project = write_project(tmp_path / "p", {"src": {"git": repo.url, "ref": "main"}})
+
+    res = ohnix("-v", "-C", str(project), "lock")
+    assert res.returncode == 0, res.stderr
+    git_commands = [c for c in _commands(res.stderr) if c.startswith("git ")]
+    assert any(f"-C {repo.path} cat-file --batch" in c for c in git_commands), git_commands
+    assert not [c for c in git_commands if " fetch " in c or " checkout " in c]
+    assert _snapshot(repo.path / ".git") == before
+
+    pin = read_lock(project)["sources"]["src"]
+    path = nar.source_path("source", nar.parse_hash(pin["hash"]))
+    assert is_valid(path)  # a tree new to the store: nix-store --restore + --add-fixed
+    assert pin["hash"] == fetch_git(repo.url, repo.rev("main"), submodules=False)["narHash"]
+    assert pin["date"] == git(repo.path, "log", "-1", "--format=%cI", "main")
+    assert pin["last_modified"] == int(git(repo.path, "log", "-1", "--format=%ct", "main"))
+
+
+@pytest.mark.nix
+@pytest.mark.parametrize(
+    "attributes",
+    [("*.txt text eol=crlf\n", "a.txt", "one\ntwo\n"), ("*.c ident\n", "x.c", "/* $Id$ */\n")],
+    ids=["eol", "ident"],
+)
+def test_gitattributes_mean_a_real_checkout(
+    ohnix: Ohnix, tmp_path: Path, attributes: tuple[str, str, str]
+) -> None:
+    """A checkout rewrites these files, so the objects alone would give a wrong hash: the
+    pin must be what an FOD that really clones and checks out builds (Nix checks it)."""
+    rules, name, text = attributes
+    repo = Repo.create(tmp_path / "attrs", tmp_path.name)
+    rev = repo.commit({".gitattributes": rules, name: text})
+    project = write_project(tmp_path / "p", {"src": {"git": repo.url, "rev": rev}})
+
+    res = ohnix("-v", "-C", str(project), "lock")
+    assert res.returncode == 0, res.stderr
+    assert any(" checkout -q " in c for c in _commands(res.stderr))
+    pin = read_lock(project)["sources"]["src"]
+    path = nar.source_path("source", nar.parse_hash(pin["hash"]))
+    store_delete(path)
+    assert fod_clone(repo.url, rev, pin["hash"], submodules=False) == path
+
+
+@pytest.mark.nix
+def test_fetched_repository_is_hashed_from_its_objects(
+    repos: Repos, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A repository that is not on this disk: fetched into a temporary repository, then
+    hashed from the fetched objects (no checkout), equal to Nix's fetchGit."""
+    monkeypatch.setattr(prefetch, "_local_repo", lambda _url: None)  # as if it were remote
+    ran: list[list[str]] = []
+    real_run = proc.run
+
+    def spy(argv: Any, **kwargs: Any) -> proc.Result:
+        ran.append([str(a) for a in argv])
+        return real_run(argv, **kwargs)
+
+    monkeypatch.setattr(proc, "run", spy)
+    spec = Spec(key="sources/src", kind="git", url=repos.main.url, ref="v2")
+    path = nar.source_path("source", nar.parse_hash(prefetch.prefetch(spec).hash))
+    store_delete(path)  # so the second prefetch must add the tree itself
+    ran.clear()
+    pin = prefetch.prefetch(spec)
+    assert any("fetch" in argv for argv in ran)
+    assert not any("checkout" in argv for argv in ran)
+    assert is_valid(path)
+    assert pin.hash == fetch_git(repos.main.url, repos.main.rev("v2"), submodules=False)["narHash"]
 
 
 # --- url sources ----------------------------------------------------------------------
