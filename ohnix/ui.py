@@ -1,4 +1,6 @@
-"""Human output: tables and reports, on rich (imported only when a human is reading)."""
+"""Human output: tables and reports. Rich styles them on a terminal; to a pipe or a log,
+line reports are plain text (no wrapping at 80 columns, and rich is not even imported:
+a quarter of the start-up of `ohnix lock` in CI)."""
 
 from __future__ import annotations
 
@@ -6,18 +8,36 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.console import Console
 
-from ohnix.doctor import Report
-from ohnix.products import Product
-from ohnix.resolve import LockReport
+    from ohnix.doctor import Report
+    from ohnix.products import Product
+    from ohnix.resolve import LockReport
 
-console = Console()
-MARK = {"ok": "[green]  ok[/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}
+MARK = {"ok": ("  ok", "green"), "warn": ("warn", "yellow"), "fail": ("FAIL", "red")}
+Segment = str | tuple[str, str]  # text, or (text, rich style)
+
+
+@cache
+def console() -> Console:
+    from rich.console import Console
+
+    return Console()
+
+
+def line(*segments: Segment) -> None:
+    """Print one line. Segments are literal text (never parsed as rich markup, so a `[`
+    in a user's value is safe); styles only apply on a terminal."""
+    if not sys.stdout.isatty():
+        sys.stdout.write("".join(s if isinstance(s, str) else s[0] for s in segments) + "\n")
+        return
+    from rich.text import Text
+
+    console().print(Text.assemble(*segments), highlight=False, soft_wrap=True)
 
 
 def _go(product: Product) -> str:
@@ -28,6 +48,8 @@ def _go(product: Product) -> str:
 
 
 def products_table(items: Iterable[Product]) -> None:
+    from rich.table import Table
+
     table = Table(title="OpenHarmony 4.1 products")
     for col in ("product", "system", "kernel", "cpu", "triple", "Go"):
         table.add_column(col, no_wrap=col != "Go")
@@ -35,15 +57,15 @@ def products_table(items: Iterable[Product]) -> None:
         cpu = p.cpu + "".join(f", {v}" for v in p.variants)
         name = p.name + ("*" if p.alias_of else "")
         table.add_row(name, p.system_type, p.kernel, cpu, p.triple, _go(p))
-    console.print(table)
-    console.print(
+    console().print(table)
+    line(
         "* rk3566 is a SoC, not an OpenHarmony product: an alias for Kaihong's "
         "khdvk_3566b board (arm64). `ohnix products show NAME` for details."
     )
 
 
 def product_detail(p: Product) -> None:
-    console.print(f"[bold]{p.name}[/]: {p.description}")
+    line((p.name, "bold"), f": {p.description}")
     rows = [
         ("board", p.board), ("SoC", p.soc), ("vendor", p.vendor),
         ("system type", p.system_type),
@@ -56,18 +78,20 @@ def product_detail(p: Product) -> None:
     if p.kconfig:
         rows.append(("kconfig", " ".join(p.kconfig)))
     for key, value in rows:
-        console.print(f"  {key:<12} {value}", highlight=False)
+        line(f"  {key:<12} {value}")
     for cpu in p.variants:
         v = p.variant(cpu)
-        console.print(f"  variant {cpu}: triple {v.triple}, float ABI {v.float_abi}, Go {_go(v)}")
+        line(f"  variant {cpu}: triple {v.triple}, float ABI {v.float_abi}, Go {_go(v)}")
 
 
 def doctor_report(report: Report) -> None:
     for check in report.checks:
-        console.print(f"{MARK[check.status]} {check.name}: {check.detail}", highlight=False)
+        line(MARK[check.status], f" {check.name}: {check.detail}")
         if check.hint and check.status != "ok":
-            console.print(f"     fix: {check.hint}", highlight=False)
-    console.print("ready" if report.ok else "[red]not ready[/]: see the fixes above")
+            line(f"     fix: {check.hint}")
+    line(
+        "ready" if report.ok else ("not ready", "red"), "" if report.ok else ": see the fixes above"
+    )
 
 
 @contextmanager
@@ -76,6 +100,9 @@ def progress(label: str, *, enabled: bool = True) -> Iterator[Callable[[Any], No
     if not (enabled and sys.stderr.isatty()):
         yield lambda _item: None
         return
+    from rich.console import Console
+    from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
     err = Console(stderr=True)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), MofNCompleteColumn(),
                   console=err, transient=True) as bar:  # fmt: skip
@@ -91,24 +118,24 @@ def lock_report(report: LockReport) -> None:
     counts = Counter(o.status for o in report.outcomes)
     for o in report.outcomes:
         if o.status == "fetched" and o.pin:
-            console.print(f"  pinned {o.key} {o.pin.rev or ''} {o.pin.hash}", highlight=False)
+            line(f"  pinned {o.key} {o.pin.rev or ''} {o.pin.hash}")
         elif o.status == "failed":
-            console.print(f"  [red]failed[/] {o.key}: {o.error}", highlight=False)
+            line("  ", ("failed", "red"), f" {o.key}: {o.error}")
     state = "written" if report.written else "unchanged"
-    console.print(
+    line(
         f"{report.path} {state}: {counts['fetched']} fetched, {counts['reused']} reused, "
-        f"{counts['failed']} failed",
-        highlight=False,
+        f"{counts['failed']} failed"
     )
 
 
 def build_step(step: Any) -> None:
-    mark = {"ok": "[green]  ok[/]", "skipped": "[yellow]skip[/]", "failed": "[red]FAIL[/]"}
-    console.print(f"{mark[step.status]} {step.name:<9} {step.detail}  ({step.seconds:.2f} s)",
-                  highlight=False)  # fmt: skip
+    mark = {"ok": ("  ok", "green"), "skipped": ("skip", "yellow"), "failed": ("FAIL", "red")}
+    line(mark[step.status], f" {step.name:<9} {step.detail}  ({step.seconds:.2f} s)")
 
 
 def parity_table(data: dict[str, Any]) -> None:
+    from rich.table import Table
+
     table = Table(title=f"{data['product']}: {data['container']} vs the {data['provider']} shell")
     for col in ("container tool", "container has", "shell provider", "source", "version"):
         table.add_column(col)
@@ -116,7 +143,7 @@ def parity_table(data: dict[str, Any]) -> None:
         style = "red" if row["provider"] == "missing" else None
         table.add_row(row["tool"], row["container"], row["provider"], row["source"],
                       row["version"] or "", style=style)  # fmt: skip
-    console.print(table)
+    console().print(table)
     for t in data["toolchain"]:
         source = t["attr"] or t["pin"] or ""
-        console.print(f"  {t['var']:<8} {t['provider']:<15} {source} {t['exe']}", highlight=False)
+        line(f"  {t['var']:<8} {t['provider']:<15} {source} {t['exe']}")
