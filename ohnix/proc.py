@@ -11,6 +11,7 @@ import logging
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -61,6 +62,7 @@ def require(program: str, *, hint: str) -> str:
 
 _live: set[subprocess.Popen[bytes]] = set()
 _terminated: set[subprocess.Popen[bytes]] = set()
+_leaders: set[subprocess.Popen[bytes]] = set()  # streamed children: each leads its own group
 _live_lock = threading.Lock()
 POLL_S = 0.2  # how often a wait on a terminated child looks whether it is gone
 
@@ -72,7 +74,10 @@ def terminate_all() -> None:
         for child in list(_live):
             _terminated.add(child)
             with contextlib.suppress(ProcessLookupError):
-                child.terminate()
+                if child in _leaders:
+                    os.killpg(child.pid, signal.SIGTERM)
+                else:
+                    child.terminate()
 
 
 def _communicate(
@@ -190,6 +195,8 @@ def stream(
     log.debug("$ %s (streamed)", shlex.join(args))
     with tempfile.TemporaryFile() as errfile:
         try:
+            # Its own process group, stopped as a whole: a reader waits for EOF, which
+            # never comes while anything the child started still holds the pipe.
             child = subprocess.Popen(
                 args,
                 env=_env(env),
@@ -197,27 +204,15 @@ def stream(
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=errfile,
+                process_group=0,
             )
         except FileNotFoundError as exc:
             raise ToolNotFoundError(f"`{args[0]}` was not found on PATH.") from exc
         with _live_lock:
             _live.add(child)
+            _leaders.add(child)
         feed_error: list[BaseException] = []
-
-        def feed() -> None:
-            assert child.stdin is not None
-            try:
-                for chunk in input:
-                    child.stdin.write(chunk)
-            except BrokenPipeError:
-                pass  # the child stopped reading: its exit status tells why
-            except BaseException as exc:  # re-raised in the caller's thread
-                feed_error.append(exc)
-            finally:
-                with contextlib.suppress(BrokenPipeError):
-                    child.stdin.close()
-
-        feeder = threading.Thread(target=feed, name=f"feed-{Path(args[0]).name}", daemon=True)
+        feeder = threading.Thread(target=_feed, args=(child, input, feed_error), daemon=True)
         feeder.start()
         assert child.stdout is not None
         try:
@@ -225,7 +220,8 @@ def stream(
             while child.stdout.read(CHUNK_DISCARD):
                 pass
         except BaseException:
-            child.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
             raise
         finally:
             child.stdout.close()
@@ -234,6 +230,7 @@ def stream(
             with _live_lock:
                 _live.discard(child)
                 _terminated.discard(child)
+                _leaders.discard(child)
         if feed_error:
             raise feed_error[0]
         if child.returncode != 0:
@@ -243,6 +240,22 @@ def stream(
 
 
 CHUNK_DISCARD = 1 << 16
+
+
+def _feed(
+    child: subprocess.Popen[bytes], input: Iterable[bytes], errors: list[BaseException]
+) -> None:
+    assert child.stdin is not None
+    try:
+        for chunk in input:
+            child.stdin.write(chunk)
+    except BrokenPipeError:
+        pass  # the child stopped reading: its exit status tells why
+    except BaseException as exc:  # re-raised in the caller's thread
+        errors.append(exc)
+    finally:
+        with contextlib.suppress(BrokenPipeError):
+            child.stdin.close()
 
 
 def call(

@@ -233,26 +233,26 @@ def test_locks_are_byte_identical_across_directories_and_jobs(
 
 SLOW_GIT = """\
 #!/bin/sh
-# git, but slow: lets a test interrupt `ohnix lock` while it fetches.
-echo "$$" >> {marker}
-sleep 30
+# git, but slow where its arguments match: lets a test interrupt `ohnix lock` there.
+case "$*" in *{when}*) echo "$$" >> {marker}; sleep 30;; esac
 exec {git} "$@"
 """
 
 
 @pytest.fixture
-def slow_lock(tmp_path: Path, repo: Repo, ohnix: Ohnix) -> Iterator[Callable[[], Slow]]:
-    """A locked project, and a way to start `ohnix lock --update` on it with a slow git."""
+def slow_lock(tmp_path: Path, repo: Repo, ohnix: Ohnix) -> Iterator[Callable[..., Slow]]:
+    """A locked project, and a way to start `ohnix lock --update` on it with a git that
+    is slow at the first command containing `when` (any command by default)."""
     project = write_project(tmp_path / "p", {"a": {"git": repo.url, "ref": "v1"}})
     assert ohnix("-C", str(project), "lock").returncode == 0
     bindir = tmp_path / "slowbin"
     bindir.mkdir()
     marker = tmp_path / "git-started"
-    (bindir / "git").write_text(SLOW_GIT.format(marker=marker, git="/usr/bin/git"))
-    (bindir / "git").chmod(0o755)
     started: list[subprocess.Popen[str]] = []
 
-    def start() -> Slow:
+    def start(when: str = "") -> Slow:
+        (bindir / "git").write_text(SLOW_GIT.format(marker=marker, git="/usr/bin/git", when=when))
+        (bindir / "git").chmod(0o755)
         env = dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}")
         child = subprocess.Popen(
             [sys.executable, "-m", "ohnix", "-C", str(project), "lock", "--update"],
@@ -295,7 +295,7 @@ class Slow:
 
 @pytest.mark.nix
 def test_sigint_to_the_group_exits_130_and_keeps_the_lock(
-    slow_lock: Callable[[], Slow],
+    slow_lock: Callable[..., Slow],
 ) -> None:
     run = slow_lock()
     os.killpg(run.child.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
@@ -307,7 +307,7 @@ def test_sigint_to_the_group_exits_130_and_keeps_the_lock(
 
 
 @pytest.mark.nix
-def test_sigint_to_the_process_alone_exits_promptly(slow_lock: Callable[[], Slow]) -> None:
+def test_sigint_to_the_process_alone_exits_promptly(slow_lock: Callable[..., Slow]) -> None:
     """Only ohnix gets the signal: it must stop its own children (the slow git sleeps
     30 s holding ohnix's pipes) instead of waiting for them."""
     run = slow_lock()
@@ -320,7 +320,20 @@ def test_sigint_to_the_process_alone_exits_promptly(slow_lock: Callable[[], Slow
 
 
 @pytest.mark.nix
-def test_sigint_says_interrupted(slow_lock: Callable[[], Slow]) -> None:
+def test_sigint_while_streaming_objects_exits_promptly(slow_lock: Callable[..., Slow]) -> None:
+    """Interrupted while reading a repository's objects through `git cat-file --batch`:
+    the streamed git (and the `sleep` it started, which holds the pipe) is stopped too."""
+    run = slow_lock("cat-file")
+    os.kill(run.child.pid, signal.SIGINT)
+    code, err, took = run.finish(timeout=25)
+    assert code == 130, err
+    assert took < 5, f"took {took:.1f} s"
+    assert "Traceback" not in err
+    run.lock_intact()
+
+
+@pytest.mark.nix
+def test_sigint_says_interrupted(slow_lock: Callable[..., Slow]) -> None:
     run = slow_lock()
     os.killpg(run.child.pid, signal.SIGINT)
     code, err, _took = run.finish()
@@ -329,7 +342,7 @@ def test_sigint_says_interrupted(slow_lock: Callable[[], Slow]) -> None:
 
 
 @pytest.mark.nix
-def test_sigkill_keeps_the_lock(slow_lock: Callable[[], Slow]) -> None:
+def test_sigkill_keeps_the_lock(slow_lock: Callable[..., Slow]) -> None:
     run = slow_lock()
     os.killpg(run.child.pid, signal.SIGKILL)
     code, _err, _took = run.finish()

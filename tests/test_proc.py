@@ -1,4 +1,5 @@
 import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -98,3 +99,19 @@ def test_stream_block_error_kills_the_child() -> None:
 def test_stream_unread_output_is_discarded() -> None:
     with proc.stream([sys.executable, "-c", "print('x' * 1_000_000)"]) as out:
         assert out.read(1) == b"x"  # leaving early must not deadlock on a full pipe
+
+
+def test_stream_error_stops_what_the_child_started() -> None:
+    """The child's own children hold the pipes too: they are stopped with it, else the
+    input thread could wait on a full pipe forever."""
+    endless = iter(lambda: b"y" * 65536, None)
+    script = "exec 3<&0; sleep 30 <&3 & exec cat > /dev/null"  # sleep holds stdin, unread
+
+    def give_up() -> None:
+        with proc.stream(["sh", "-c", script], input=endless):
+            raise RuntimeError("consumer gave up")
+
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match="consumer gave up"):
+        give_up()
+    assert time.monotonic() - start < 10
