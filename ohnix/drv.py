@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ohnix.errors import OhnixError
 from ohnix.nar import STORE_DIR, fixed_output_path, make_store_path, text_path
@@ -132,54 +132,43 @@ class _Reader:
     def strings(self) -> tuple[str, ...]:
         return tuple(self.list_of(self.string))
 
+    def fields(self, *readers: Callable[[], Any]) -> list[Any]:
+        """`(a,b,...)`: one value per reader, comma-separated, in parentheses."""
+        self.expect("(")
+        values = []
+        for i, read in enumerate(readers):
+            if i:
+                self.expect(",")
+            values.append(read())
+        self.expect(")")
+        return values
+
 
 def parse_aterm(text: str, *, where: str = "text") -> Derivation:
     """Parse `Derive([outputs],[inputDrvs],[inputSrcs],system,builder,[args],[env])`."""
     r = _Reader(text, where)
 
     def output() -> Output:
-        r.expect("(")
-        name = r.string()
-        r.expect(",")
-        path = r.string()
-        r.expect(",")
-        algo = r.string()
-        r.expect(",")
-        digest = r.string()
-        r.expect(")")
-        return Output(name, path, algo, digest)
+        return Output(*r.fields(r.string, r.string, r.string, r.string))
 
     def input_drv() -> tuple[str, tuple[str, ...]]:
-        r.expect("(")
-        path = r.string()
-        r.expect(",")
-        outs = r.strings()
-        r.expect(")")
+        path, outs = r.fields(r.string, r.strings)
         return path, outs
 
     def pair() -> tuple[str, str]:
-        r.expect("(")
-        key = r.string()
-        r.expect(",")
-        value = r.string()
-        r.expect(")")
+        key, value = r.fields(r.string, r.string)
         return key, value
 
-    r.expect("Derive(")
-    outputs = tuple(r.list_of(output))
-    r.expect(",")
-    input_drvs = tuple(r.list_of(input_drv))
-    r.expect(",")
-    input_srcs = r.strings()
-    r.expect(",")
-    system = r.string()
-    r.expect(",")
-    builder = r.string()
-    r.expect(",")
-    args = r.strings()
-    r.expect(",")
-    env = tuple(r.list_of(pair))
-    r.expect(")")
+    r.expect("Derive")
+    outputs, input_drvs, input_srcs, system, builder, args, env = r.fields(
+        lambda: tuple(r.list_of(output)),
+        lambda: tuple(r.list_of(input_drv)),
+        r.strings,
+        r.string,
+        r.string,
+        r.strings,
+        lambda: tuple(r.list_of(pair)),
+    )
     if r.pos != len(text):
         raise r.fail("end of file")
     return Derivation(outputs, input_drvs, input_srcs, system, builder, args, env)
