@@ -48,10 +48,6 @@ class Tree:
     rev: str
     parts: tuple[bytes | Blob, ...]
 
-    @property
-    def blobs(self) -> int:
-        return sum(isinstance(p, Blob) for p in self.parts)
-
 
 def _why_not_plain(name: bytes, kind: bytes, submodules: bool) -> str | None:
     """Why a checkout of this entry is not just its object, or None if it is."""

@@ -174,11 +174,7 @@ def _regular(path: bytes, out: bytearray, buf: bytearray) -> Iterator[_Buffer]:
         if not stat.S_ISREG(st.st_mode):
             raise _unsupported(path, st.st_mode)
         size = st.st_size
-        out += _REGULAR
-        if st.st_mode & stat.S_IXUSR:
-            out += _EXECUTABLE
-        out += _CONTENTS
-        out += size.to_bytes(8, "little")
+        out += regular_header(size, executable=bool(st.st_mode & stat.S_IXUSR))
         view, left = memoryview(buf), size
         while left:
             n = os.readv(fd, [view[: min(left, CHUNK)]])
@@ -192,8 +188,7 @@ def _regular(path: bytes, out: bytearray, buf: bytearray) -> Iterator[_Buffer]:
                 yield out
                 out.clear()
             yield view[:n]
-        out += b"\0" * (-size % 8)
-        out += CLOSE
+        out += regular_trailer(size)
     finally:
         os.close(fd)
 
@@ -220,7 +215,7 @@ def _nar_stream(path: Path) -> Iterator[_Buffer]:
                 if stat.S_ISREG(mode):
                     yield from _regular(p, out, buf)
                 elif stat.S_ISLNK(mode):
-                    out += _SYMLINK + _str(os.readlink(p)) + CLOSE  # noqa: PTH115 (bytes target)
+                    out += symlink(os.readlink(p))  # noqa: PTH115 (bytes target)
                 else:
                     raise _unsupported(p, mode)
                 if stack:
@@ -229,8 +224,8 @@ def _nar_stream(path: Path) -> Iterator[_Buffer]:
                 yield out
                 out.clear()
             while stack:
-                entry = next(stack[-1], None)
-                if entry is not None:
+                item = next(stack[-1], None)
+                if item is not None:
                     break
                 stack.pop()
                 out += CLOSE  # the directory node
@@ -238,17 +233,17 @@ def _nar_stream(path: Path) -> Iterator[_Buffer]:
                     out += CLOSE  # the entry holding it
             else:
                 break
-            out += _ENTRY + _str(entry.name) + _NODE
-            p = entry.path
+            out += entry(item.name)
+            p = item.path
             # d_type from scandir spares an lstat per entry; fall back only if unknown.
-            if entry.is_symlink():
+            if item.is_symlink():
                 mode = stat.S_IFLNK
-            elif entry.is_dir(follow_symlinks=False):
+            elif item.is_dir(follow_symlinks=False):
                 mode = stat.S_IFDIR
-            elif entry.is_file(follow_symlinks=False):
+            elif item.is_file(follow_symlinks=False):
                 mode = stat.S_IFREG
             else:
-                mode = entry.stat(follow_symlinks=False).st_mode
+                mode = item.stat(follow_symlinks=False).st_mode
     except OSError as exc:
         where = os.fsdecode(exc.filename) if exc.filename is not None else str(path)
         raise PrefetchError(f"Cannot read '{where}' to hash it: {exc.strerror}.") from exc

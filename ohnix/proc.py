@@ -65,6 +65,7 @@ _terminated: set[subprocess.Popen[bytes]] = set()
 _leaders: set[subprocess.Popen[bytes]] = set()  # streamed children: each leads its own group
 _live_lock = threading.Lock()
 POLL_S = 0.2  # how often a wait on a terminated child looks whether it is gone
+DISCARD_CHUNK = 1 << 16  # read size when throwing away a streamed child's unread output
 
 
 def terminate_all() -> None:
@@ -180,7 +181,6 @@ def stream(
     argv: Sequence[str | Path],
     *,
     env: Mapping[str, str] | None = None,
-    cwd: str | Path | None = None,
     input: Iterable[bytes] = (),
     what: str | None = None,
 ) -> Iterator[IO[bytes]]:
@@ -200,7 +200,6 @@ def stream(
             child = subprocess.Popen(
                 args,
                 env=_env(env),
-                cwd=cwd,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=errfile,
@@ -217,7 +216,7 @@ def stream(
         assert child.stdout is not None
         try:
             yield child.stdout
-            while child.stdout.read(CHUNK_DISCARD):
+            while child.stdout.read(DISCARD_CHUNK):
                 pass
         except BaseException:
             with contextlib.suppress(ProcessLookupError):
@@ -237,9 +236,6 @@ def stream(
             errfile.seek(0)
             stderr = errfile.read().decode(errors="replace")
             raise CommandError(args, child.returncode, tail(stderr), what=what)
-
-
-CHUNK_DISCARD = 1 << 16
 
 
 def _feed(
