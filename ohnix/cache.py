@@ -71,7 +71,7 @@ def paths(config: Config, products: list[str]) -> list[str]:
         out = proc.run(["nix-store", "--query", "--requisites", str(profile.resolve())])
         wanted.update(out.stdout.split())
     held = _lock(config)
-    roots = [p for p in pin_paths(held) if nix.is_valid(p)]
+    roots = nix.valid_paths(pin_paths(held))
     if roots:
         wanted.update(proc.run(["nix-store", "--query", "--requisites", *roots]).stdout.split())
     return sorted(wanted)
@@ -132,7 +132,7 @@ def pull(config: Config, products: list[str], url: str, public_key: str | None) 
         if public_key
         else ["--option", "require-sigs", "false"]
     )
-    before = {p for p in pin_paths(held) if nix.is_valid(p)}
+    before = set(nix.valid_paths(pin_paths(held)))
     wanted = [p for p in pin_paths(held) if p not in before]
     available = [p for p in wanted if p not in _missing_in(url, wanted)]
     if available:

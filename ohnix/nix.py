@@ -112,6 +112,15 @@ def is_valid(path: str) -> bool:
     return res.returncode == 0
 
 
+def valid_paths(paths: Sequence[str]) -> list[str]:
+    """Those of `paths` the store has as valid paths, in order: one nix-store call."""
+    if not paths:
+        return []
+    res = proc.run(["nix-store", "--check-validity", "--print-invalid", *paths])
+    invalid = set(res.stdout.split())
+    return [p for p in paths if p not in invalid]
+
+
 def develop_argv(flake_ref: str, command: Sequence[str] | None = None) -> list[str]:
     """argv for `nix develop` (no timeout: it is long and interruptible)."""
     cmd = ["--command", *command] if command else []

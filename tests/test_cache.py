@@ -132,3 +132,17 @@ def test_signed_push_and_verified_pull(tmp_path: Path) -> None:
                        "--public-key", public, product, "--json")  # fmt: skip
     assert pulled.returncode == 0, pulled.stderr
     assert all(valid(p) for p in paths)
+
+
+@pytest.mark.nix
+def test_valid_paths_keeps_order_and_drops_invalid_ones(tmp_path: Path) -> None:
+    from ohnix import nar, nix
+
+    tree = tmp_path / "source"
+    tree.mkdir()
+    (tree / "f").write_text(f"{uuid.uuid4()}\n")
+    present = nix.add_fixed(tree, recursive=True)
+    absent = nar.source_path("source", nar.nar_hash(tmp_path))  # never added
+    assert nix.valid_paths([absent, present]) == [present]
+    assert nix.valid_paths([present, absent, present]) == [present, present]
+    assert nix.valid_paths([]) == []
