@@ -13,7 +13,7 @@ let
       pkgs = if nixpkgs == null then null
         else import nixpkgs { inherit system; config = { }; overlays = [ ]; };
       host = import ./host.nix { inherit lock system; sha256 = shells.hostSha256; };
-      prebuilts = import ./prebuilts.nix { inherit lock system pkgs; };
+      prebuilts = import ./prebuilts.nix { inherit lock system pkgs; busybox = host.busybox; };
       sources = import ./sources.nix { inherit lock; };
       fromNixpkgs = import ./nixpkgs.nix { inherit pkgs attrPath sources; };
 
@@ -30,7 +30,8 @@ let
             (builtins.filter (t: t.var != null) tools));
           dirs = map (t: if t.bindir == "" then "${t.drv}" else "${t.drv}/${t.bindir}") tools;
           bins = builtins.foldl' (acc: d: if builtins.elem d acc then acc else acc ++ [ d ]) [ ] dirs;
-          builder = if pkgs == null then "/bin/bash" else "${pkgs.bashInteractive}/bin/bash";
+          builder = if pkgs == null then host.need "the shells (bash-static)" host.bash
+            else "${pkgs.bashInteractive}/bin/bash";
         in derivation (s.env // toolEnv // {
           name = s.name;
           inherit system builder;

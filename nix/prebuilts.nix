@@ -2,7 +2,7 @@
 # node, python) as fixed-output fetches pinned in ohnix.lock, made runnable from the store.
 # With nixpkgs, ELF interpreters and RPATHs are patched (autoPatchelfHook); without it the
 # binaries run against the host's FHS loader, like the build container.
-{ lock, system, pkgs }:
+{ lock, system, pkgs, busybox }:
 let
   src = pin:
     if pin.unpack then builtins.fetchTarball { inherit (pin) url; sha256 = pin.hash; name = pin.store_name; }
@@ -14,13 +14,15 @@ let
     if pkgs == null then derivation {
       name = "${pin.store_name}-runnable";
       inherit system;
-      builder = "/bin/bash";
-      # Ends in a builtin: a builder that exec's its last command (ln) is often
-      # SIGKILLed by Nix 2.8 as it exits (NixOS/nix#2176).
-      args = [ "-c" ''
+      # The static busybox ohnix copied into the store (the sandbox hides /bin). Ends in a
+      # builtin: a builder that exec's its last command (ln) is often SIGKILLed by Nix 2.8
+      # as it exits (NixOS/nix#2176).
+      builder = if busybox != null then busybox
+        else throw "ohnix: ohnix.lock has no sandbox builder (busybox); run `ohnix lock`";
+      args = [ "sh" "-c" ''
         set -eu
-        /bin/mkdir -p "$out"
-        if [ -d "$src" ]; then /bin/ln -s "$src"/* "$out"/; else /bin/ln -s "$src" "$out/$fileName"; fi
+        "$builder" mkdir -p "$out"
+        if [ -d "$src" ]; then "$builder" ln -s "$src"/* "$out"/; else "$builder" ln -s "$src" "$out/$fileName"; fi
         exit 0
       '' ];
       src = src pin;

@@ -30,6 +30,10 @@ HOST_NOTE = (
     "non-hermetic: executables installed on the machine, pinned by content hash and "
     "version in ohnix.lock but not built by Nix"
 )
+COPIED_NOTE = (
+    "a static program of this machine (bash-static) copied into the store by ohnix, pinned "
+    "by its NAR hash in ohnix.lock: the builder Nix's sandbox can run"
+)
 PREBUILT_NOTE = (
     "pinned archive, linked as-is: its executables use the machine's own dynamic loader "
     "(with a nixpkgs pin they are patched to run from the store)"
@@ -51,7 +55,12 @@ def store_path_of(value: str, store_dir: str) -> str | None:
 def pin_store_path(pin: Pin, store_dir: str = STORE_DIR) -> str | None:
     """Where a fetched pin lands: a content-addressed path from its name and hash alone."""
     if pin.kind == "host":
-        return None
+        # Only the sandbox builders are copied into the store; other host tools are linked.
+        if pin.nar_hash is None:
+            return None
+        return fixed_output_path(
+            pin.store_name, parse_hash(pin.nar_hash), recursive=True, store_dir=store_dir
+        )
     recursive = pin.kind != "url" or pin.unpack
     return fixed_output_path(
         pin.store_name, parse_hash(pin.hash), recursive=recursive, store_dir=store_dir
@@ -215,11 +224,26 @@ def components(
                 pins=[p for t in members for p in _declared_pins(t, lock)],
             )
         )
-    builder = owner.get(store_path_of(shell.builder, store) or "")
+    builder_out = store_path_of(shell.builder, store) or ""
+    builder = owner.get(builder_out)
     if builder and builder not in claimed:
         claimed.add(builder)
+        copied = [
+            p for p in lock.pins if p.kind == "host" and pin_store_path(p, store) == builder_out
+        ]
         result.append(
             _component(
+                "builder",
+                "builder",
+                builder,
+                drvs,
+                nar,
+                provider="host",
+                pins=[p.key for p in copied],
+                note=COPIED_NOTE,
+            )
+            if copied
+            else _component(
                 "builder", "builder", builder, drvs, nar, provider="nixpkgs", pins=["nixpkgs"]
             )
         )
@@ -245,10 +269,10 @@ def components(
                 outputs={"out": {"narHash": nar.get(sp), "path": sp}},
                 pins=[pin.key],
                 fixed={
-                    "hash": pin.hash,
+                    "hash": pin.nar_hash or pin.hash,
                     "method": "nar" if pin.kind != "url" or pin.unpack else "flat",
                     "rev": pin.rev,
-                    "url": pin.url,
+                    "url": pin.path if pin.kind == "host" else pin.url,
                 },
             )
         )

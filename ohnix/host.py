@@ -8,14 +8,18 @@ clang is a demo, not a shippable artifact).
 
 from __future__ import annotations
 
+import hashlib
 import os
-from dataclasses import dataclass
+import shutil
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ohnix import nar, proc
-from ohnix.config import ProductConfig
-from ohnix.errors import PrefetchError
-from ohnix.lock import Pin, Spec
+from ohnix.config import Config, ProductConfig
+from ohnix.errors import CommandError, OhnixError, PrefetchError
+from ohnix.lock import Lock, Pin, Spec
 
 # The closest Debian cross toolchain for each OpenHarmony triple (package in the comment).
 DEBIAN_PREFIX = {
@@ -33,6 +37,15 @@ CC_VARS = dict(
     zip(CC_TOOLS, ("CC", "CXX", "AR", "LD", "NM", "OBJCOPY", "STRIP", "RANLIB"), strict=True)
 )
 VERSION_TIMEOUT_S = 30.0
+# Nix's sandbox (its default) hides the host's file system from builders, so the host
+# provider's derivations are built by static programs that ohnix *copies* into the store
+# (Debian's bash-static and busybox-static): {program: its name under the store path's bin/}.
+# Everything else stays on the host and is only linked to.
+SANDBOX_BUILDERS = {"bash-static": "bash", "busybox": "busybox"}
+BUILDER_HINT = (
+    "Install Debian's bash-static and busybox-static (scripts/bootstrap does), or give this "
+    "project a [nixpkgs] so that its shells are built with nixpkgs' bash."
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,20 @@ def tools_for(pc: ProductConfig) -> tuple[HostTool, ...]:
     return tuple(out)
 
 
+def needs_builders(config: Config) -> bool:
+    """Whether the shells are built by the copied static builders: when some tool comes from
+    the host, or when there is no nixpkgs to take a bash from."""
+    return config.nixpkgs is None or any(tools_for(pc) for pc in config.products)
+
+
+def programs(config: Config) -> list[str]:
+    """Every host program the lock pins for this configuration."""
+    wanted = {t.program for pc in config.products for t in tools_for(pc)}
+    if needs_builders(config):
+        wanted |= set(SANDBOX_BUILDERS)
+    return sorted(wanted)
+
+
 def spec(program: str) -> Spec:
     return Spec(key=f"host/{program}", kind="host", url=program, store_name=store_name(program))
 
@@ -75,11 +102,13 @@ def store_name(program: str) -> str:
 def locate(program: str) -> Path:
     found = proc.which(program)
     if found is None:
-        raise PrefetchError(
-            f"The host tool `{program}` is not on PATH.",
-            hint="Install it (scripts/bootstrap lists Debian's cross packages), set "
-            "host_prefix, or choose another provider for this product.",
+        hint = (
+            BUILDER_HINT
+            if program in SANDBOX_BUILDERS
+            else "Install it (scripts/bootstrap lists Debian's cross packages), set "
+            "host_prefix, or choose another provider for this product."
         )
+        raise PrefetchError(f"The host tool `{program}` is not on PATH.", hint=hint)
     return Path(os.path.realpath(found))
 
 
@@ -95,7 +124,7 @@ def pin(spec: Spec) -> Pin:
     res = proc.run([str(path), *args], timeout=VERSION_TIMEOUT_S, check=False)
     lines = (res.stdout or res.stderr).strip().splitlines()
     version = lines[0].strip() if lines else "unknown"
-    return Pin(
+    held = Pin(
         key=spec.key,
         kind="host",
         url=program,
@@ -105,6 +134,25 @@ def pin(spec: Spec) -> Pin:
         path=str(path),
         version=version,
     )
+    if program not in SANDBOX_BUILDERS:
+        return held
+    held = replace(
+        held, nar_hash=nar.to_sri(hashlib.sha256(copied_nar(held, path.read_bytes())).digest())
+    )
+    add_to_store([held])
+    return held
+
+
+def copied_nar(pin: Pin, data: bytes) -> bytes:
+    """The NAR of the store path a sandbox builder is copied to: `bin/<name>`, executable."""
+    return nar.memory_nar({b"bin": {SANDBOX_BUILDERS[pin.url].encode(): data}})
+
+
+def store_path(pin: Pin) -> str:
+    """Where a copied builder lives in the store (a recursive fixed-output path)."""
+    if pin.nar_hash is None:
+        raise OhnixError(f"ohnix.lock: `{pin.key}` has no nar_hash.", hint="Run `ohnix lock`.")
+    return nar.fixed_output_path(pin.store_name, nar.parse_hash(pin.nar_hash), recursive=True)
 
 
 def unchanged(pin: Pin) -> bool:
@@ -113,4 +161,62 @@ def unchanged(pin: Pin) -> bool:
         path, digest = content_hash(pin.url)
     except PrefetchError:
         return False
-    return str(path) == pin.path and digest == pin.hash
+    copied_ok = pin.url not in SANDBOX_BUILDERS or pin.nar_hash is not None
+    return str(path) == pin.path and digest == pin.hash and copied_ok
+
+
+def verify(lock: Lock) -> None:
+    """Refuse to build or enter a shell with a host tool that changed since it was pinned:
+    the lock (and the shell's .drv) would name one compiler while another one ran."""
+    changed = [p for p in lock.pins if p.kind == "host" and not unchanged(p)]
+    if changed:
+        names = ", ".join(f"`{p.url}` ({p.path})" for p in changed)
+        raise OhnixError(
+            f"The host tools {names} changed or disappeared since ohnix.lock pinned them.",
+            hint="Run `ohnix lock` to pin what is installed now, then `ohnix render`.",
+        )
+
+
+def ensure_in_store(lock: Lock) -> None:
+    """Check the host tools, and put back the copied builders if the store lost them
+    (garbage collection): Nix cannot fetch them itself inside its sandbox."""
+    verify(lock)
+    from ohnix import nix
+
+    copied = {store_path(p): p for p in lock.pins if p.kind == "host" and p.url in SANDBOX_BUILDERS}
+    valid = set(nix.valid_paths(sorted(copied)))
+    add_to_store([p for path, p in copied.items() if path not in valid])
+
+
+def add_to_store(pins: Iterable[Pin]) -> None:
+    """Copy each builder into the store at exactly its pinned path (`nix-store --add-fixed
+    --recursive`, which a user of a Nix daemon may run without being trusted)."""
+    from ohnix import nix
+
+    for pin in pins:
+        expected = store_path(pin)
+        if Path(expected).exists():
+            continue
+        work = Path(tempfile.mkdtemp(prefix="ohnix-builder-"))
+        try:
+            tree = work / pin.store_name
+            (tree / "bin").mkdir(parents=True)
+            target = tree / "bin" / SANDBOX_BUILDERS[pin.url]
+            shutil.copyfile(str(pin.path), target)
+            target.chmod(0o555)
+            try:
+                added = nix.add_fixed(tree, recursive=True, what=f"`{pin.key}`")
+            except CommandError as exc:
+                raise OhnixError(
+                    f"Cannot add the sandbox builder `{pin.url}` ({pin.path}) to the Nix store: "
+                    f"{exc}",
+                    hint="Run `ohnix doctor`: the store must be writable or a Nix daemon running.",
+                ) from exc
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        if added != expected:
+            raise OhnixError(
+                f"`nix-store --add-fixed` put `{pin.url}` at {added}, not at {expected} as "
+                "ohnix.lock says.",
+                hint="Run `ohnix lock` to pin the program installed now.",
+            )

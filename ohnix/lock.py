@@ -88,6 +88,7 @@ class Pin(_Keyed):
     lfs: bool = False
     path: str | None = None  # host tools: the resolved executable
     version: str | None = None  # host tools: first line of `--version`
+    nar_hash: str | None = None  # sandbox builders: NAR hash of their store path (bin/NAME)
 
     def as_table(self) -> dict[str, Any]:
         """TOML table: no None values, no `key` (the table's name), and only the fetch flags

@@ -12,8 +12,9 @@ import hashlib
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from ohnix.errors import OhnixError, PrefetchError
 
@@ -146,6 +147,19 @@ def regular_trailer(size: int) -> bytes:
 
 def symlink(target: bytes) -> bytes:
     return _SYMLINK + _str(target) + CLOSE
+
+
+def memory_nar(node: bytes | Mapping[bytes, Any]) -> bytes:
+    """The NAR of a small tree held in memory: a mapping is a directory (entries sorted
+    bytewise, as Nix sorts them), bytes an executable regular file."""
+
+    def serialise(n: bytes | Mapping[bytes, Any]) -> bytes:
+        if isinstance(n, bytes):
+            return regular_header(len(n), executable=True) + n + regular_trailer(len(n))
+        body = b"".join(entry(k) + serialise(v) + CLOSE for k, v in sorted(n.items()))
+        return DIRECTORY + body + CLOSE
+
+    return MAGIC + serialise(node)
 
 
 _KINDS = {

@@ -108,8 +108,7 @@ def specs(config: Config) -> list[Spec]:
                     unpack=_unpacks(url),
                 )
             )
-    programs = {t.program for pc in config.products for t in host.tools_for(pc)}
-    out += [host.spec(p) for p in sorted(programs)]
+    out += [host.spec(p) for p in host.programs(config)]
     return sorted(out, key=lambda s: s.key)
 
 

@@ -87,12 +87,15 @@ def _store_path(pin: Pin) -> str:
 
 
 def add_roots(config: Config, product: str) -> Path:
-    """Root the pinned inputs; the profile itself is made by print-dev-env/develop."""
+    """Check the host tools, root the pinned inputs; the profile itself is made by
+    print-dev-env/develop."""
+    from ohnix import host
     from ohnix import lock as lockfile
 
     roots = config.root / ROOTS_DIR / product
     roots.mkdir(parents=True, exist_ok=True)
     held = lockfile.read(config.root)
+    host.ensure_in_store(held or Lock())
     for name, path in _pin_paths(held or Lock()):
         if Path(path).exists():
             proc.run(["nix-store", "--add-root", roots / name, "--indirect", "--realise", path])

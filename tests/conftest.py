@@ -29,7 +29,6 @@ def offline_nix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         [
             "substituters =",
             f"flake-registry = {registry}",
-            "sandbox = false",
             "experimental-features = nix-command flakes",
             "warn-dirty = false",
         ]
@@ -54,6 +53,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "nix" in item.keywords or "e2e" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def sandbox_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For tests of the nixpkgs stand-in (tests/nixpkgs/), whose packages wrap the host's
+    compilers: real nixpkgs builds in the sandbox, the stand-in cannot."""
+    monkeypatch.setenv("NIX_CONFIG", os.environ["NIX_CONFIG"] + "\nsandbox = false")
 
 
 @pytest.fixture

@@ -20,10 +20,12 @@ from typing import Any
 
 import tomli_w
 
+from tests.helpers import SANDBOX_OFF
+
 # The product every test project uses: provider host, so the lock also pins host tools.
 PRODUCT = "qemu-arm64-linux-min"
 CROSS = ("gcc", "g++", "ar", "ld", "nm", "objcopy", "strip", "ranlib")
-HOST_TOOLS = (*(f"aarch64-linux-gnu-{t}" for t in CROSS), "go")
+HOST_TOOLS = (*(f"aarch64-linux-gnu-{t}" for t in CROSS), "go", "bash-static", "busybox")
 
 
 def git_env(home: Path | None = None) -> dict[str, str]:
@@ -198,7 +200,8 @@ def fod_clone(url: str, rev: str, sri: str, *, submodules: bool) -> str:
         'outputHashMode = "recursive"; outputHashAlgo = "sha256"; '
         f"outputHash = {_nix_string(sri)}; }}"
     )
-    return run(["nix-build", "--option", "build-users-group", "", "--no-out-link", "-E", expr])
+    return run(["nix-build", *SANDBOX_OFF, "--option", "build-users-group", "", "--no-out-link",
+                "-E", expr])  # fmt: skip
 
 
 def fetch_git(url: str, rev: str, *, submodules: bool) -> dict[str, str]:

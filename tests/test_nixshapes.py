@@ -15,6 +15,7 @@ from ohnix.drv import drv_name_of, drv_path, read_drv
 from ohnix.errors import OhnixError
 from ohnix.nar import nix32_decode, to_sri
 from ohnix.nixshapes import PathInfo, parse_path_info, parse_show_derivation
+from tests.helpers import SANDBOX_OFF
 
 DATA = Path(__file__).parent / "data" / "nix-json"
 DRV_SHAPES = sorted(p.name for p in DATA.glob("derivation-show-*.json"))
@@ -194,7 +195,15 @@ def test_live_show_derivation_matches_aterm(tmp_path: Path) -> None:
 @pytest.mark.nix
 def test_live_path_info_matches_nix_store(tmp_path: Path) -> None:
     [root] = proc.run(
-        ["nix-build", "--out-link", tmp_path / "result", DATA / "fixture.nix", "-A", "top"]
+        [
+            "nix-build",
+            *SANDBOX_OFF,
+            "--out-link",
+            tmp_path / "result",
+            DATA / "fixture.nix",
+            "-A",
+            "top",
+        ]
     ).stdout.split()
     out_path = str(Path(root).resolve())
     infos = parse_path_info(proc.run(["nix", "path-info", "--json", "-r", out_path]).stdout)
