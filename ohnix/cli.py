@@ -105,8 +105,8 @@ def init(
     """
     from ohnix import starter
 
-    path = starter.write(globals_of(ctx).directory, list(names or []))
-    sys.stdout.write(f"wrote {path}\nnext: ohnix lock\n")
+    paths = starter.write(globals_of(ctx).directory, list(names or []))
+    sys.stdout.write("".join(f"wrote {p}\n" for p in paths) + "next: ohnix lock\n")
 
 
 @app.command("config")

@@ -208,6 +208,39 @@ def make_visible(root: Path, created: list[str]) -> list[str]:
     return untracked
 
 
+def refuse_ignored(root: Path, paths: list[str]) -> None:
+    """A flake in a git work tree sees only files git can track: a git-ignored generated
+    file would leave a flake that Nix cannot read. Refuse before writing anything."""
+    from ohnix import proc
+
+    if proc.which("git") is None:
+        return
+    inside = proc.run(["git", "-C", str(root), "rev-parse", "--is-inside-work-tree"],
+                      check=False)  # fmt: skip
+    if inside.returncode != 0 or inside.stdout.strip() != "true":
+        return
+    # Exit 1 means "none ignored"; tracked files are never reported (they stay visible).
+    res = proc.run(["git", "-C", str(root), "check-ignore", "--verbose", "--", *paths],
+                   check=False)  # fmt: skip
+    rules = [line.split("\t", 1) for line in res.stdout.splitlines() if "\t" in line]
+    if res.returncode != 0 or not rules:
+        return
+    by_rule: dict[str, list[str]] = {}
+    for rule, path in rules:
+        by_rule.setdefault(rule, []).append(path)
+    shown = "; ".join(
+        f"{', '.join(paths[:3])}{f' and {len(paths) - 3} more' if len(paths) > 3 else ''} by {rule}"
+        for rule, paths in by_rule.items()
+    )
+    raise RenderError(
+        f"git ignores files that the flake in {root} needs ({shown}), and Nix cannot see "
+        "ignored files inside a git repository. ohnix.lock, flake.nix, flake.lock, "
+        "default.nix and nix/ohnix/ are meant to be committed: they are the reproducibility.",
+        hint="Remove those rules (the rule is shown as FILE:LINE:PATTERN) and run "
+        "`ohnix render` again; only .ohnix/, out/ and gen/ are machine-local.",
+    )
+
+
 def check_attrs(config: Config, lock: Lock) -> None:
     """Every nixpkgs attribute the shells use must exist at the pinned revision: evaluate
     them against the pinned source (already in the store since `ohnix lock`)."""
@@ -277,6 +310,7 @@ def render_project(config: Config, *, check: bool = False, dry_run: bool = False
         results = tuple(plan(config.root, files))
         return RenderReport(results, (), diff(config.root, files) if check else "", False)
     check_attrs(config, held)
+    refuse_ignored(config.root, sorted({*files, LOCK_NAME}))
     results = tuple(write(config.root, files))
     created = [r.path for r in results if r.status == "create"]
     visible = tuple(make_visible(config.root, created))

@@ -68,7 +68,20 @@ def text(project_name: str, names: list[str]) -> str:
     return "".join(parts)
 
 
-def write(directory: Path, names: list[str]) -> Path:
+GITIGNORE = """\
+# Machine-local: ohnix's caches and GC roots, and what `ohnix build` writes. Commit the
+# rest, including ohnix.lock, flake.nix, flake.lock, default.nix and nix/ohnix/: Nix sees
+# only files git tracks, and they are what makes the build reproducible.
+/.ohnix/
+/out/
+/gen/
+/syscalls/
+"""
+
+
+def write(directory: Path, names: list[str]) -> list[Path]:
+    """Write ohnix.toml and, where none exists, a .gitignore of the machine-local folders.
+    Returns the paths written."""
     path = directory / CONFIG_NAME
     if path.exists():
         raise ConfigError(
@@ -80,4 +93,9 @@ def write(directory: Path, names: list[str]) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     with path.open("x", encoding="utf-8") as fh:
         fh.write(content)
-    return path
+    written = [path]
+    ignore = directory / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text(GITIGNORE, encoding="utf-8")
+        written.append(ignore)
+    return written

@@ -39,6 +39,17 @@ def test_init_writes_and_refuses_to_overwrite(ohnix, tmp_path: Path) -> None:
     assert again.returncode == 1
     assert "already exists" in again.stderr and "Traceback" not in again.stderr
     assert (tmp_path / "ohnix.toml").read_text() == text
+    # A .gitignore of the machine-local folders only: what Nix must see stays committable.
+    ignored = (tmp_path / ".gitignore").read_text().split()
+    assert {"/.ohnix/", "/out/", "/gen/"} <= set(ignored)
+    assert not {"/ohnix.lock", "/flake.nix", "/flake.lock", "/default.nix", "/nix/"} & set(ignored)
+    assert f"wrote {tmp_path / '.gitignore'}" in res.stdout
+
+
+def test_init_keeps_an_existing_gitignore(ohnix, tmp_path: Path) -> None:
+    (tmp_path / ".gitignore").write_text("mine\n")
+    assert ohnix("-C", str(tmp_path), "init").returncode == 0
+    assert (tmp_path / ".gitignore").read_text() == "mine\n"
 
 
 def test_init_unknown_product(ohnix, tmp_path: Path) -> None:

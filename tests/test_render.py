@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from ohnix import config, render, resolve
 from ohnix.lock import Lock, Pin
+from tests.conftest import run_ohnix
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("OHNIX_UPDATE_GOLDEN") == "1"
@@ -168,3 +169,26 @@ def test_hostile_values_stay_data(tmp_path: Path, hostile: str) -> None:
     assert flake.exists()
     got = _nix_eval(probe)
     assert got == {"d": f"ohnix development shells for {hostile} (OpenHarmony 4.1)", "e": hostile}
+
+
+@pytest.mark.nix
+def test_render_refuses_git_ignored_outputs_and_writes_nothing(tmp_path: Path) -> None:
+    from tests.gitrepos import git_env
+
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "ohnix.toml").write_text(
+        '[project]\nname = "ign"\n[products.qemu-arm64-linux-min]\nprovider = "host"\n'
+    )
+    subprocess.run(["git", "init", "-q", str(project)], check=True, env=git_env())
+    (project / ".gitignore").write_text("/flake.nix\n/nix/\n")
+    assert run_ohnix("-C", str(project), "lock").returncode == 0
+    lock = (project / "ohnix.lock").read_bytes()
+    res = run_ohnix("-C", str(project), "render")
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    err = res.stderr
+    assert err.startswith("ohnix: error: git ignores files that the flake")
+    assert "flake.nix by .gitignore:1:/flake.nix" in err
+    assert "nix/ohnix/default.nix, " in err and "more by .gitignore:2:/nix/" in err
+    assert not (project / "flake.nix").exists() and not (project / "nix").exists()
+    assert (project / "ohnix.lock").read_bytes() == lock
