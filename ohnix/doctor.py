@@ -53,8 +53,10 @@ def run() -> Report:
     checks[:0] = [
         Check("nix", "ok", f"Nix {ver} at {path}"),
         _features(config),
-        _sandbox(config),
         _store(config),
+        _build_users(config),
+        _sandbox(config),
+        _builders(),
         _substituters(config),
     ]
     return Report(tuple(checks))
@@ -99,30 +101,139 @@ def _features(config: dict[str, Any]) -> Check:
 
 
 def _sandbox(config: dict[str, Any]) -> Check:
-    value = str(config.get("sandbox", "")).lower()
+    value = str(config.get("sandbox", "")).lower() or "false"
     if value in ("true", "relaxed"):
-        return Check("sandbox", "ok", f"sandbox = {value}")
+        return Check(
+            "sandbox",
+            "ok",
+            f"sandbox = {value}: builds see only the store. The `host` provider builds its "
+            "shells with static builders it copies into the store, so it works here too.",
+        )
     return Check(
         "sandbox",
         "warn",
-        f"sandbox = {value or 'false'}: builds can see the host (Debian's default). "
-        "The `host` provider relies on that; other providers are less hermetic without it.",
-        "Set `sandbox = true` in /etc/nix/nix.conf if your Nix supports it here.",
+        f"sandbox = {value}: builds can see this machine's files. ohnix works, but a "
+        "nixpkgs or ohos-prebuilts build could use a host file without anyone noticing.",
+        "Nix's default is `sandbox = true`: remove the `sandbox = false` line from nix.conf "
+        "(/etc/nix/nix.conf, ~/.config/nix/nix.conf or NIX_CONFIG).",
     )
 
 
+def _daemon(config: dict[str, Any]) -> bool:
+    """Whether Nix talks to a daemon rather than to the store directly."""
+    remote = os.environ.get("NIX_REMOTE", "")
+    store = remote or str(config.get("store", "auto"))
+    if store in ("daemon",) or store.startswith("unix://"):
+        return True
+    if store in ("local",) or store.startswith("/"):
+        return False
+    # `auto`: the store directly when it is writable, else the daemon.
+    return not os.access(_state_dir(), os.W_OK)
+
+
+def _state_dir() -> Path:
+    return Path(os.environ.get("NIX_STATE_DIR", "/nix/var/nix"))
+
+
 def _store(config: dict[str, Any]) -> Check:
-    store = str(config.get("store", "auto"))
-    root = Path("/nix/store")
-    if os.access(root if root.exists() else root.parent.parent, os.W_OK):
-        return Check("store", "ok", f"{root} is writable (single-user, store = {store})")
-    if DAEMON_SOCKET.exists():
-        return Check("store", "ok", f"daemon socket {DAEMON_SOCKET} present (multi-user)")
+    root = Path(str(config.get("store-dir", "") or "/nix/store"))
+    if not _daemon(config):
+        if os.access(root if root.exists() else root.parent.parent, os.W_OK):
+            return Check("store", "ok", f"{root} is writable: single-user, no daemon")
+        return Check(
+            "store",
+            "fail",
+            f"{root} is not writable and NIX_REMOTE={os.environ.get('NIX_REMOTE', '')!r} "
+            "asks for the store directly.",
+            "Run as the store's owner, or unset NIX_REMOTE to use the Nix daemon.",
+        )
+    socket = Path(os.environ.get("NIX_DAEMON_SOCKET_PATH", str(DAEMON_SOCKET)))
+    remote = os.environ.get("NIX_REMOTE", "")
+    if remote.startswith("unix://"):
+        socket = Path(remote[len("unix://") :])
+    if not socket.exists():
+        return Check(
+            "store",
+            "fail",
+            f"{root} is not writable and no Nix daemon listens at {socket}.",
+            "Start the daemon (`systemctl start nix-daemon`, or `nix-daemon &` as root) or "
+            "run as the store's owner.",
+        )
+    trusted = _trusted(config)
+    detail = f"Nix daemon at {socket} (multi-user), " + (
+        "as a trusted user" if trusted else "as an untrusted user"
+    )
+    if trusted:
+        return Check("store", "ok", detail)
     return Check(
         "store",
-        "fail",
-        f"{root} is not writable and no Nix daemon socket at {DAEMON_SOCKET}.",
-        "Start the daemon (systemctl start nix-daemon) or run as the store's owner.",
+        "ok",
+        detail + ": the daemon's nix.conf decides the sandbox and substituters; "
+        "ohnix needs nothing more (it adds its pinned paths by content, which any user may).",
+        "To use --option or extra substituters, an administrator adds you to "
+        "`trusted-users = root <you>` in /etc/nix/nix.conf.",
+    )
+
+
+def _trusted(config: dict[str, Any]) -> bool:
+    import grp
+    import pwd
+
+    user = pwd.getpwuid(os.getuid()).pw_name
+    groups = {g.gr_name for g in grp.getgrall() if user in g.gr_mem}
+    groups.add(grp.getgrgid(os.getgid()).gr_name)
+    for entry in _words(config.get("trusted-users")):
+        if entry in ("*", user) or (entry.startswith("@") and entry[1:] in groups):
+            return True
+    return False
+
+
+def _build_users(config: dict[str, Any]) -> Check:
+    group = str(config.get("build-users-group", ""))
+    if _daemon(config):
+        return Check("build-users", "ok", "the Nix daemon runs builds as its own build users")
+    if not group:
+        return Check("build-users", "ok", "build-users-group is empty: builds run as you")
+    if os.getuid() != 0:
+        return Check("build-users", "ok", f"not root: builds run as you (not as @{group})")
+    import grp
+
+    try:
+        members = grp.getgrnam(group).gr_mem
+    except KeyError:
+        return Check(
+            "build-users",
+            "fail",
+            f"build-users-group = {group}, but the group `{group}` does not exist: every "
+            "build fails. (Debian's nix-setup-systemd makes it; --no-install-recommends skips it.)",
+            f"Run `bash scripts/bootstrap` from ohnix's repository, or as root: "
+            f"`groupadd --system {group}` and `useradd --system --no-create-home --gid {group} "
+            f"--groups {group} {group}1` (and {group}2..10); or set "
+            "`build-users-group =` (empty) in /etc/nix/nix.conf to build as root.",
+        )
+    if not members:
+        return Check(
+            "build-users",
+            "fail",
+            f"the group `{group}` (build-users-group) has no members: every build fails.",
+            f"Add build users: `useradd --system --no-create-home --gid {group} "
+            f"--groups {group} {group}1` (and {group}2..10).",
+        )
+    return Check("build-users", "ok", f"@{group}: {len(members)} build users")
+
+
+def _builders() -> Check:
+    from ohnix import host
+
+    missing = [p for p in host.SANDBOX_BUILDERS if proc.which(p) is None]
+    if not missing:
+        return Check("sandbox-builders", "ok", "bash-static and busybox found (host provider)")
+    return Check(
+        "sandbox-builders",
+        "warn",
+        f"{' and '.join(missing)} not on PATH: the `host` provider (and any project without "
+        "nixpkgs) cannot build its shells.",
+        host.BUILDER_HINT,
     )
 
 
