@@ -94,9 +94,42 @@ def flake_drv(flake_ref: str, *, cwd: Path | None = None) -> str:
     return nix("eval", "--raw", f"{flake_ref}.drvPath", cwd=cwd).stdout.strip()
 
 
-def add_fixed(path: Path, *, recursive: bool, algo: str = "sha256") -> str:
+# Nix 2.26's `nix-store --add-fixed --recursive` overflows its stack on deeper trees (it
+# recurses per directory level); hashing and --dump still work there. Measured, see REFERENCE.
+ADD_FIXED_DEPTH_LIMIT = 70
+
+
+def add_fixed(path: Path, *, recursive: bool, algo: str = "sha256", what: str = "") -> str:
+    """Add `path` to the store as a fixed-output path; `what` names it in errors."""
+    from ohnix.errors import CommandError
+
     args = ["nix-store", "--add-fixed", *(["--recursive"] if recursive else []), algo, str(path)]
-    return proc.run(args).stdout.strip()
+    try:
+        return proc.run(args, what=f"adding {what or path} to the Nix store").stdout.strip()
+    except CommandError as exc:
+        depth = _depth(path) if recursive and path.is_dir() else 0
+        if depth <= ADD_FIXED_DEPTH_LIMIT:
+            raise
+        raise OhnixError(
+            f"Nix {version_string()} could not add {what or path} to the store: the tree is "
+            f"{depth} directories deep, and `nix-store --add-fixed --recursive` of some Nix "
+            f"versions (2.26 among them) crashes beyond about {ADD_FIXED_DEPTH_LIMIT} levels "
+            f"(exit status {exc.returncode}).",
+            hint="Pin a source (or a sub-tree of it) without such nesting, or use a Nix that "
+            "adds it (Debian 12's Nix 2.8 does); ohnix's hash of it is still right.",
+        ) from exc
+
+
+def _depth(root: Path) -> int:
+    """How many directory levels lie below `root` (symlinks not followed)."""
+    import os
+
+    deepest = 0
+    base = len(root.parts)
+    for here, dirs, _ in os.walk(root):
+        deepest = max(deepest, len(Path(here).parts) - base)
+        dirs[:] = [d for d in dirs if not Path(here, d).is_symlink()]
+    return deepest
 
 
 def restore(nar_chunks: Iterable[bytes], target: Path) -> None:

@@ -160,7 +160,7 @@ def _nix_prefetch_git(spec: Spec, rev: str) -> Pin:
         with tempfile.TemporaryDirectory(prefix="ohnix-rename-") as tmp:
             target = Path(tmp) / spec.store_name
             shutil.copytree(path, target, symlinks=True)
-            added = nix.add_fixed(target, recursive=True)
+            added = nix.add_fixed(target, recursive=True, what=f"`{spec.key}`")
             _make_writable(target)  # copied from the store read-only; let the temp dir go
         expected = nar.source_path(spec.store_name, digest)
         if added != expected:
@@ -306,7 +306,7 @@ def _pin_from_checkout(
 
 
 def _add(spec: Spec, tree: Path, expected: str) -> None:
-    added = nix.add_fixed(tree, recursive=True)
+    added = nix.add_fixed(tree, recursive=True, what=f"`{spec.key}` ({spec.url})")
     if added != expected:
         raise PrefetchError(f"`{spec.key}`: Nix stored {added}, ohnix computed {expected}.")
 
