@@ -61,3 +61,17 @@ def test_fact10_expected_node_version_is_cited_from_the_tag() -> None:
     text = _data_text("prebuilts-4.1.toml")
     assert 'build_scripts/build.sh:95 EXPECTED_NODE_VERSION=\\"14.21.1\\"' in text
     assert "was\n# not found" not in text and "was not found" not in text
+
+
+# 2. The python prebuilt's interpreter is <top dir linux-x86>/3.10.2/bin/python3.
+
+
+def test_fact2_python_prebuilt_executable_path() -> None:
+    from ohnix import shells
+
+    spec = shells.toolchains()["prebuilts"]["python"]
+    assert spec["tools"] == {"PYTHON": "3.10.2/bin/python3"}
+    assert spec["bindir"] == "3.10.2/bin"
+    meta = resolve.prebuilt_catalog("4.1")["python"]
+    # fetchTarball strips the archive's top directory; the rest is the interpreter's path.
+    assert f"{meta['top_dir']}/{spec['tools']['PYTHON']}" == meta["interpreter"]
