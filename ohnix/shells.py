@@ -188,13 +188,12 @@ def libc_flags(product: Product, *, clang: bool) -> tuple[str, str]:
         ldflags += [f"--target={product.triple}", "-fuse-ld=lld"]
     if product.libc == "ohos-musl" and clang:
         cflags.append("-D__MUSL__")
-    if product.arch == "arm" and product.kernel != "liteos_m":
-        cflags += ["-march=armv7-a", "-mfloat-abi=softfp", "-mfpu=neon"]
     if product.kernel == "liteos_m":
         cflags += ["-ffreestanding"]
         ldflags += ["-nostdlib"]
-        if product.march:
-            cflags += [f"-march={product.march}", "-mabi=ilp32"]
+    # The product's own architecture flags, as OpenHarmony's build passes them
+    # (data/products.toml `cflags`, each cited there).
+    cflags += product.cflags
     return " ".join(cflags), " ".join(ldflags)
 
 

@@ -3,13 +3,15 @@ tagged (`OpenHarmony-v4.1-Release`; issue 13). One test (or a few) per numbered 
 
 from __future__ import annotations
 
+import json
 import subprocess
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from ohnix import resolve
+from ohnix import products, resolve
 from ohnix.config import Config
 from ohnix.errors import ProductError
 from tests.conftest import run_ohnix
@@ -114,7 +116,7 @@ def test_fact3_prebuilts_shell_is_refused_for_aarch64_linux(tmp_path: Path) -> N
     assert reason is not None
     assert "[products.rk3568]" in reason and "no aarch64-linux host prebuilts" in reason
     assert "linux.arm64" in reason and "x86_64 archives" in reason
-    with pytest.raises(ProductError, match="OpenHarmony 4.1 ships no aarch64-linux") as err:
+    with pytest.raises(ProductError, match=r"OpenHarmony 4\.1 ships no aarch64-linux") as err:
         shells.check_system(rk, "aarch64-linux")
     assert "x86_64-linux machine" in str(err.value)
     # One tool from the prebuilts is enough; a nixpkgs-only shell is fine on aarch64.
@@ -132,7 +134,11 @@ def test_fact3_shell_commands_refuse_before_starting_nix(
 
     cfg = _config(tmp_path, '[products.ipcamera_hispark_taurus]\nprovider = "ohos-prebuilts"\n')
     monkeypatch.setattr(shells.platform, "machine", lambda: "aarch64")
-    monkeypatch.setattr(shell.nix, "nix", lambda *a, **k: pytest.fail("Nix was started"))
+
+    def no_nix(*_args: object, **_kwargs: object) -> None:
+        pytest.fail("Nix was started")
+
+    monkeypatch.setattr(shell.nix, "nix", no_nix)
     for call in (
         lambda: shell.enter(cfg, "ipcamera_hispark_taurus", classic=False),
         lambda: shell.variables(cfg, "ipcamera_hispark_taurus"),
@@ -168,11 +174,137 @@ def test_fact3_nix_library_throws_the_reason_for_aarch64_linux(tmp_path: Path) -
         res = run_ohnix("-C", str(project), *argv)
         assert res.returncode == 0, res.stderr
     argv = ["nix-instantiate", "default.nix", "-A", "ipcamera_hispark_taurus"]
-    ok = subprocess.run([*argv, "--argstr", "system", "x86_64-linux"], cwd=project,
-                        capture_output=True, text=True)  # fmt: skip
+
+    def instantiate(system: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*argv, "--argstr", "system", system], cwd=project,
+                              capture_output=True, text=True, check=False)  # fmt: skip
+
+    ok = instantiate("x86_64-linux")
     assert ok.returncode == 0, ok.stderr
-    bad = subprocess.run([*argv, "--argstr", "system", "aarch64-linux"], cwd=project,
-                         capture_output=True, text=True)  # fmt: skip
+    bad = instantiate("aarch64-linux")
     assert bad.returncode != 0
     assert "ohnix: [products.ipcamera_hispark_taurus]" in bad.stderr
     assert "no aarch64-linux host prebuilts" in bad.stderr
+
+
+# 4. rk3566 stands for Kaihong's khdvk_3566b: target_cpu arm (softfp), arm64 a variant.
+
+
+def test_fact4_rk3566_is_khdvk_3566b_arm_with_an_arm64_variant(tmp_path: Path) -> None:
+    p = products.get("rk3566")
+    assert (p.alias_of, p.board, p.vendor) == ("khdvk_3566b", "khdvk_3566b", "kaihong")
+    assert (p.cpu, p.triple, p.float_abi, p.go.goarch, p.go.goarm) == (
+        "arm", "arm-linux-ohos", "softfp", "arm", "7"
+    )  # fmt: skip
+    assert p.variants == ("arm64",)
+    v = p.variant("arm64")
+    assert (v.triple, v.float_abi, v.go.goarch) == ("aarch64-linux-ohos", "hard", "arm64")
+    # The same shape as rk3568.
+    rk3568 = products.get("rk3568")
+    assert (rk3568.cpu, rk3568.variants) == (p.cpu, p.variants)
+    # Chosen in ohnix.toml with `cpu`, the way config.py supports it.
+    cfg = _config(tmp_path, '[products.rk3566]\nprovider = "nixpkgs"\ncpu = "arm64"\n')
+    assert cfg.product("rk3566").product.triple == "aarch64-linux-ohos"
+
+
+def test_fact4_cli_shows_the_alias_and_the_variant(ohnix: Any) -> None:
+    res = ohnix("products", "show", "rk3566", "--json")
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout)
+    assert (data["cpu"], data["triple"], data["alias_of"]) == (
+        "arm",
+        "arm-linux-ohos",
+        "khdvk_3566b",
+    )
+    assert data["variants"]["arm64"]["triple"] == "aarch64-linux-ohos"
+    table = ohnix("products", env={"COLUMNS": "200"})
+    assert "khdvk_3566b board (target_cpu arm" in table.stdout
+    assert "--target-cpu" not in table.stdout  # not an ohnix option
+    shown = ohnix("products", "show", "rk3566")
+    assert 'cpu = "arm64"' in shown.stdout
+    docs = (Path(__file__).parents[1] / "docs" / "products.md").read_text()
+    assert "`khdvk_3566b`" in docs and '`cpu = "arm64"`' in docs
+
+
+def test_fact4_init_comments_name_the_target_cpu_and_variant() -> None:
+    from ohnix import starter
+
+    text = starter.text("p", ["rk3566"])
+    assert "not an OpenHarmony product name" in text and "khdvk_3566b" in text
+    assert 'target_cpu is "arm" (arm-linux-ohos, float ABI softfp)' in text
+    assert '# cpu = "arm64"' in text
+
+
+# 5. Boards as vendor_ohemu has them at the tag.
+
+
+def test_fact5_qemu_boards() -> None:
+    assert products.get("qemu-arm64-linux-min").board == "qemu-arm-linux"
+    small = products.get("qemu_small_system_demo")
+    assert small.board == "arm_virt" and "virt" in small.soc and "Cortex-A7" in small.soc
+    assert "LOSCFG_PLATFORM_QEMU_ARM_VIRT_CA7" in small.kconfig
+    x86 = products.get("qemu-x86_64-linux-min")
+    assert "microvm" in x86.soc and "q35" not in x86.soc
+    text = _data_text("products.toml")
+    assert "vexpress" not in text and "q35" not in text
+    assert "kernel_liteos_a:platform/Kconfig:40-44" in text  # where the CA7 symbol lives
+
+
+# 6. kernel_liteos_m's Cortex-M4 symbol; no LOSCFG_KERNEL_LITEOS_M anywhere in 4.1.
+
+
+def test_fact6_kconfig_symbols() -> None:
+    mini = products.get("qemu_mini_system_demo")
+    assert mini.board == "arm_mps2_an386"
+    assert "LOSCFG_ARCH_CORTEX_M4" in mini.kconfig
+    for p in products.catalog().values():
+        assert "LOSCFG_KERNEL_LITEOS_M" not in p.kconfig, p.name
+        assert "LOSCFG_ARCH_ARM_CORTEX_M4" not in p.kconfig, p.name
+
+
+# 7. Each product's own compile flags (data), not one -mfpu=neon set for every arm product.
+
+ARM_GNI = "-march=armv7-a -mfloat-abi=softfp -mtune=generic-armv7-a -mfpu=neon"
+A7_VFPV4 = "-mfloat-abi=softfp -mfpu=neon-vfpv4 -mcpu=cortex-a7"
+
+
+@pytest.mark.parametrize(
+    ("name", "flags"),
+    [
+        ("rk3568", ARM_GNI),
+        ("rk3566", ARM_GNI),
+        ("hispark_taurus_standard", ARM_GNI),
+        ("qemu-arm-linux-min", ARM_GNI),
+        ("ipcamera_hispark_taurus", A7_VFPV4),
+        ("qemu_small_system_demo", A7_VFPV4),
+        ("qemu_mini_system_demo", "-mthumb -mcpu=cortex-m4"),
+        ("wifiiot_hispark_pegasus", "-march=rv32imac -mabi=ilp32"),
+    ],
+)
+def test_fact7_product_compile_flags(name: str, flags: str) -> None:
+    from ohnix import shells
+
+    p = products.get(name)
+    assert " ".join(p.cflags) == flags
+    cflags, _ = shells.libc_flags(p, clang=p.compiler == "clang")
+    assert cflags.endswith(flags)
+    assert cflags.count("-mfpu=") <= 1 and cflags.count("-mfloat-abi=") <= 1
+
+
+def test_fact7_arm64_variants_drop_the_arm32_flags() -> None:
+    from ohnix import shells
+
+    for name in ("rk3568", "rk3566"):
+        v = products.get(name).variant("arm64")
+        assert v.cflags == ()
+        assert "-mfpu" not in shells.libc_flags(v, clang=True)[0]
+
+
+def test_fact7_a_user_product_may_set_its_own_flags(tmp_path: Path) -> None:
+    cfg = _config(
+        tmp_path,
+        '[products.myboard]\nextends = "rk3568"\ncflags = ["-mcpu=cortex-a55"]\n'
+        '[products.rk3568]\ncflags = ["-mcpu=cortex-a55"]\n',
+    )
+    assert cfg.product("myboard").product.cflags == ("-mcpu=cortex-a55",)
+    assert cfg.product("rk3568").product.cflags == ("-mcpu=cortex-a55",)
