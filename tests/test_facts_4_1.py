@@ -308,3 +308,23 @@ def test_fact7_a_user_product_may_set_its_own_flags(tmp_path: Path) -> None:
     )
     assert cfg.product("myboard").product.cflags == ("-mcpu=cortex-a55",)
     assert cfg.product("rk3568").product.cflags == ("-mcpu=cortex-a55",)
+
+
+# 8. nixpkgs has pkgsCross.riscv64-musl (config riscv64-unknown-linux-musl, since 2025-05-14).
+
+
+def test_fact8_riscv64_linux_ohos_uses_the_musl_cross_set() -> None:
+    import tomllib
+
+    from ohnix import shells
+
+    gcc = shells.toolchains()["gcc"]["riscv64-linux-ohos"]
+    assert gcc["set"] == "pkgsCross.riscv64-musl"
+    assert gcc["prefix"] == "riscv64-unknown-linux-musl-"
+    assert "musl" in gcc["libc"] and "glibc" not in gcc["libc"]
+    entry = tomllib.loads(_data_text("nixpkgs_attrs.toml"))["attrs"]["pkgsCross.riscv64-musl"]
+    assert entry["exists"] is True
+    assert "riscv64-unknown-linux-musl" in entry["evidence"] and "2025-05-14" in entry["evidence"]
+    fake = tomllib.loads((Path(__file__).parent / "nixpkgs" / "packages.toml").read_text())
+    assert "pkgsCross.riscv64-musl.stdenv.cc" in fake["packages"]
+    assert "pkgsCross.riscv64.stdenv.cc" not in fake["packages"]
