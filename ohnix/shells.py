@@ -39,8 +39,19 @@ def toolchains() -> dict[str, Any]:
 
 
 def container(system_type: str) -> list[dict[str, Any]]:
-    """The build container's tools for a system type (data/container.toml)."""
-    return list(_data("container.toml")["system"][system_type]["tools"])
+    """The build container's tools for a system type (data/container.toml): OpenHarmony's
+    build_package_list.json (the same for every system type), then what the Dockerfiles
+    add, each marked with its `origin`."""
+    data = _data("container.toml")
+    base = data["package_list"]
+    out = [{**t, "origin": base["origin"]} for t in base["tools"]]
+    attrs = {t["nixpkgs"] for t in out} - {"none"}
+    apts = {t["apt"] for t in out}
+    for t in data["system"][system_type]["tools"]:
+        if t["nixpkgs"] in attrs or t["apt"] in apts:
+            continue  # the package list has it already
+        out.append({**t, "origin": "Dockerfile"})
+    return out
 
 
 @dataclass(frozen=True)

@@ -141,13 +141,15 @@ def parity_table(data: dict[str, Any]) -> None:
     from rich.table import Table
 
     table = Table(title=f"{data['product']}: {data['container']} vs the {data['provider']} shell")
-    for col in ("container tool", "container has", "shell provider", "source", "version"):
+    for col in ("container tool", "from", "container has", "shell provider", "source", "version"):
         table.add_column(col)
     for row in data["tools"]:
         style = "red" if row["provider"] == "missing" else None
-        table.add_row(row["tool"], row["container"], row["provider"], row["source"],
+        origin = "package list" if row["origin"] == "build_package_list.json" else row["origin"]
+        table.add_row(row["tool"], origin, row["container"], row["provider"], row["source"],
                       row["version"] or "", style=style)  # fmt: skip
     console().print(table)
+    line(f"  package list: {data['package_list']}; the rest: the container's Dockerfile")
     for t in data["toolchain"]:
         source = t["attr"] or t["pin"] or ""
         line(f"  {t['var']:<8} {t['provider']:<15} {source} {t['exe']}")

@@ -328,3 +328,53 @@ def test_fact8_riscv64_linux_ohos_uses_the_musl_cross_set() -> None:
     fake = tomllib.loads((Path(__file__).parent / "nixpkgs" / "packages.toml").read_text())
     assert "pkgsCross.riscv64-musl.stdenv.cc" in fake["packages"]
     assert "pkgsCross.riscv64.stdenv.cc" not in fake["packages"]
+
+
+# 9. The container's host tools: openharmony/build scripts/build_package_list.json (20.04).
+
+PACKAGE_LIST = ["bison", "ccache", "default-jdk", "flex", "zip", "ruby", "libssl-dev",
+                "libtinfo5", "genext2fs", "u-boot-tools", "mtools", "mtd-utils", "scons",
+                "gcc-arm-none-eabi"]  # fmt: skip
+
+
+@pytest.mark.parametrize("system_type", ["mini", "small", "standard"])
+def test_fact9_container_starts_with_the_package_list(system_type: str) -> None:
+    from ohnix import shells
+
+    tools = shells.container(system_type)
+    base = tools[: len(PACKAGE_LIST)]
+    assert [t["apt"] for t in base] == PACKAGE_LIST
+    assert {t["origin"] for t in base} == {"build_package_list.json"}
+    rest = tools[len(PACKAGE_LIST) :]
+    assert {t["origin"] for t in rest} <= {"Dockerfile"}
+    # Dockerfile additions do not repeat what the list has.
+    attrs = [t["nixpkgs"] for t in tools if t["nixpkgs"] != "none"]
+    assert len(attrs) == len(set(attrs))
+
+
+def test_fact9_package_list_is_cited_from_the_tag() -> None:
+    from ohnix import shells
+
+    base = shells._data("container.toml")["package_list"]
+    assert (base["repo"], base["tag"], base["commit"], base["path"], base["ubuntu"]) == (
+        "openharmony/build", "OpenHarmony-v4.1-Release", TAG_COMMIT,
+        "scripts/build_package_list.json", "20.04",
+    )  # fmt: skip
+    text = _data_text("container.toml")
+    assert "could NOT be found at the 4.1 tag" in text  # where the Dockerfiles add to it
+
+
+@pytest.mark.parametrize(
+    "product", ["wifiiot_hispark_pegasus", "ipcamera_hispark_taurus", "rk3568", "rk3566"]
+)
+def test_fact9_parity_lists_the_package_list_tools(tmp_path: Path, product: str) -> None:
+    from ohnix import parity
+    from ohnix.lock import Lock
+
+    cfg = _config(tmp_path, f'[products.{product}]\nprovider = "nixpkgs"\n')
+    data = parity.report(cfg, Lock(), product)
+    assert "scripts/build_package_list.json (Ubuntu 20.04)" in data["package_list"]
+    listed = [r for r in data["tools"] if r["origin"] == "build_package_list.json"]
+    assert [r["container"] for r in listed] == PACKAGE_LIST
+    gcc = next(r for r in listed if r["container"] == "gcc-arm-none-eabi")
+    assert (gcc["provider"], gcc["source"]) == ("nixpkgs", "gcc-arm-embedded")
