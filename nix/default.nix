@@ -17,7 +17,10 @@ let
       sources = import ./sources.nix { inherit lock; };
       fromNixpkgs = import ./nixpkgs.nix { inherit pkgs attrPath sources; };
 
+      # shells.json names the systems a shell cannot be built for, with ohnix's reason
+      # (ohos-prebuilts on aarch64-linux: OpenHarmony 4.1 has no such host prebuilts).
       mkShell = name: s:
+        if s ? refuse && s.refuse ? ${system} then throw "ohnix: ${s.refuse.${system}}" else
         let
           hostTools = host.toolset s.name (map (t: t.pin) (builtins.filter (t: t.provider == "host") s.tools));
           # One tool of a shell: { drv; exe; } from whichever provider the data names.

@@ -10,23 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from ohnix import envcache, nix, proc, shell
+from ohnix import envcache, nix, proc, shell, shells
 from ohnix.config import Config
 from ohnix.errors import OhnixError
 from ohnix.lock import Lock
 
-SYSTEMS = {"x86_64": "x86_64-linux", "aarch64": "aarch64-linux", "arm64": "aarch64-linux"}
-
 
 def system() -> str:
     """Nix's system string for this machine, without starting Nix."""
-    machine = platform.machine()
-    return SYSTEMS.get(machine, f"{machine}-linux")
+    return shells.host_system()
 
 
 def _lock(config: Config) -> Lock:

@@ -51,7 +51,7 @@ PRODUCT_KEYS: dict[str, Any] = {
     # user-defined products (or overrides of a catalog entry through `extends`)
     "board": STR, "soc": STR, "vendor": STR, "system_type": STR, "kernel": STR,
     "kernel_version": STR, "triple": STR, "libc": STR, "float_abi": STR, "compiler": STR,
-    "march": STR, "goarch": STR, "goarm": STR, "kconfig": STRS,
+    "march": STR, "goarch": STR, "goarm": STR, "kconfig": STRS, "cflags": STRS,
 }  # fmt: skip
 DEFINITION_KEYS = ("board", "system_type", "kernel", "triple", "libc", "float_abi", "compiler")
 
@@ -380,7 +380,7 @@ def _product(check: _Checker, name: str, data: dict[str, Any], where: str) -> Pr
                 base = base.variant(data["cpu"])
             except Exception as exc:
                 raise check.fail(f"{where}.cpu", str(exc)) from exc
-        if not overrides and "extends" not in data and "goarch" not in data:
+        if not overrides and not {"extends", "goarch", "cflags"} & data.keys():
             return base
         definition = {**base.as_dict(), **overrides}
     elif "extends" in data:
@@ -407,6 +407,7 @@ def _product(check: _Checker, name: str, data: dict[str, Any], where: str) -> Pr
     elif definition["kernel"] != "linux":
         definition["go"] = {"supported": False, "reason": "Go targets only Linux-kernel products"}
     definition["kconfig"] = data.get("kconfig", definition.get("kconfig", []))
+    definition["cflags"] = data.get("cflags", definition.get("cflags", []))
     definition["cpu"] = definition.get("cpu") or definition["triple"].split("-")[0]
     for key in ("name", "builtin", "variants", "alias_of"):
         definition.pop(key, None)

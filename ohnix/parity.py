@@ -34,6 +34,7 @@ class Row:
     source: str  # attribute, prebuilt URL or host path
     version: str | None
     note: str = ""
+    origin: str = ""  # "build_package_list.json" (OpenHarmony's list) or "Dockerfile"
 
 
 def _nixpkgs_versions(lock: Lock, attrs: list[str]) -> dict[str, str | None]:
@@ -63,21 +64,23 @@ def rows(config: Config, lock: Lock, product: str) -> list[Row]:
     for t in tools:
         attr = str(t["nixpkgs"])
         container = f"{t.get('apt', '')}" + (f" ({t['version']})" if t.get("version") else "")
+        origin = str(t["origin"])
         prebuilt = PREBUILT_FOR.get(attr)
         if pc.provider == "ohos-prebuilts" and prebuilt is not None and prebuilt in prebuilts:
             from ohnix import resolve
 
             meta = resolve.prebuilt_catalog(config.project.openharmony)[prebuilt]
             out.append(Row(t["name"], container, "ohos-prebuilts", str(meta["url"]),
-                           str(meta.get("version")), "OpenHarmony's own prebuilt"))  # fmt: skip
+                           str(meta.get("version")), "OpenHarmony's prebuilt", origin))  # fmt: skip
         elif pc.provider == "nixpkgs" and attr != "none":
-            out.append(Row(t["name"], container, "nixpkgs", attr, versions.get(attr)))
+            out.append(Row(t["name"], container, "nixpkgs", attr, versions.get(attr),
+                           origin=origin))  # fmt: skip
         elif attr in HOST_BINARY and (found := proc.which(HOST_BINARY[attr])):
             out.append(Row(t["name"], container, "host", found, None,
-                           "from this machine's PATH, not pinned"))  # fmt: skip
+                           "from this machine's PATH, not pinned", origin))  # fmt: skip
         else:
             why = str(t.get("why") or t.get("note") or "not provided by this shell")
-            out.append(Row(t["name"], container, "missing", attr, None, why))
+            out.append(Row(t["name"], container, "missing", attr, None, why, origin))
     return out
 
 
@@ -87,6 +90,11 @@ def compilers(config: Config, product: str) -> list[dict[str, Any]]:
     return [t for t in shells.shell(pc, config)["tools"] if t["var"]]
 
 
+def _package_list() -> str:
+    base = shells._data("container.toml")["package_list"]
+    return f"{base['repo']}@{base['tag']} {base['path']} (Ubuntu {base['ubuntu']})"
+
+
 def report(config: Config, lock: Lock, product: str) -> dict[str, Any]:
     pc = config.product(product)
     return {
@@ -94,6 +102,7 @@ def report(config: Config, lock: Lock, product: str) -> dict[str, Any]:
         "system_type": pc.product.system_type,
         "provider": pc.provider,
         "container": shells._data("container.toml")["system"][pc.product.system_type]["image"],
+        "package_list": _package_list(),
         "tools": [asdict(r) for r in rows(config, lock, product)],
         "toolchain": compilers(config, product),
     }

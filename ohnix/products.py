@@ -15,7 +15,7 @@ SYSTEM_TYPES = ("mini", "small", "standard")
 KERNELS = ("linux", "liteos_a", "liteos_m")
 LIBCS = ("ohos-musl", "liteos-m-libc")
 # Keys a variant (another target_cpu) may override.
-VARIANT_KEYS = ("triple", "float_abi", "go", "march", "compiler")
+VARIANT_KEYS = ("triple", "float_abi", "go", "march", "compiler", "cflags")
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,8 @@ class Product:
     march: str | None = None
     alias_of: str | None = None
     kconfig: tuple[str, ...] = ()
+    # The target-architecture compile flags OpenHarmony's build passes (-march/-mcpu/-mfpu...).
+    cflags: tuple[str, ...] = ()
     variants: tuple[str, ...] = ()
     builtin: bool = True
     _variant_data: tuple[tuple[str, Any], ...] = field(default=(), repr=False, compare=False)
@@ -67,7 +69,7 @@ class Product:
         return self.kernel == "linux"
 
     def variant(self, cpu: str) -> Product:
-        """This product built with another target_cpu (`--target-cpu`)."""
+        """This product built with another target_cpu (`cpu = "..."` in ohnix.toml)."""
         if cpu == self.cpu:
             return self
         data = dict(self._variant_data).get(cpu)
@@ -77,7 +79,9 @@ class Product:
                 f"Product `{self.name}` has no target_cpu `{cpu}`; it builds for: {known}."
                 + did_you_mean(cpu, (self.cpu, *self.variants))
             )
-        changes = {k: v for k, v in data.items() if k != "go"}
+        changes = {k: v for k, v in data.items() if k not in ("go", "cflags")}
+        if "cflags" in data:
+            changes["cflags"] = tuple(data["cflags"])
         if "go" in data:
             changes["go"] = GoSettings(**data["go"])
         return replace(self, cpu=cpu, **changes)
@@ -100,6 +104,7 @@ class Product:
             "march": self.march,
             "go": self.go.as_dict(),
             "kconfig": list(self.kconfig),
+            "cflags": list(self.cflags),
             "alias_of": self.alias_of,
             "builtin": self.builtin,
             "description": self.description,
@@ -108,17 +113,19 @@ class Product:
         return out
 
     def variant_summary(self) -> dict[str, Any]:
-        return {"triple": self.triple, "float_abi": self.float_abi, "go": self.go.as_dict()}
+        return {"triple": self.triple, "float_abi": self.float_abi, "go": self.go.as_dict(),
+                "cflags": list(self.cflags)}  # fmt: skip
 
 
 def product_from_dict(name: str, data: dict[str, Any], *, builtin: bool) -> Product:
     """Build a Product from a catalog entry (or a validated user definition)."""
-    fields = {k: v for k, v in data.items() if k not in ("go", "variants", "kconfig")}
+    fields = {k: v for k, v in data.items() if k not in ("go", "variants", "kconfig", "cflags")}
     variants = data.get("variants", {})
     return Product(
         name=name,
         go=GoSettings(**data["go"]),
         kconfig=tuple(data.get("kconfig", ())),
+        cflags=tuple(data.get("cflags", ())),
         variants=tuple(sorted(variants)),
         builtin=builtin,
         _variant_data=tuple(sorted(variants.items())),

@@ -15,7 +15,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from ohnix import envcache, nar, nix, proc
+from ohnix import envcache, nar, nix, proc, shells
 from ohnix.config import Config
 from ohnix.errors import OhnixError
 from ohnix.lock import Lock, Pin
@@ -121,8 +121,14 @@ def installable(product: str) -> list[str]:
     return ["--file", "default.nix", product]
 
 
+def check_system(config: Config, product: str) -> None:
+    """A shell this machine cannot run is refused before Nix is started (one paragraph)."""
+    shells.check_system(config.product(product), shells.host_system())
+
+
 def realise(config: Config, product: str) -> dict[str, str]:
     """Evaluate and build the shell (rooted), cache and return its variables."""
+    check_system(config, product)
     roots = add_roots(config, product)
     before = envcache.key(config.root, product)
     out = nix.nix(
@@ -136,7 +142,7 @@ def realise(config: Config, product: str) -> dict[str, str]:
 
 
 def variables(config: Config, product: str, *, render_now: bool = False) -> dict[str, str]:
-    config.product(product)  # a clear error for a product that is not configured
+    check_system(config, product)  # also a clear error for a product not configured
     cached = envcache.load(config.root, product)
     if cached is not None:
         return cached
@@ -151,7 +157,7 @@ def run(config: Config, product: str, argv: list[str], *, render_now: bool = Fal
 
 
 def enter(config: Config, product: str, *, classic: bool, render_now: bool = False) -> None:
-    config.product(product)
+    check_system(config, product)
     ensure_fresh(config, render_now=render_now)
     roots = add_roots(config, product)
     _prune_generations(roots)

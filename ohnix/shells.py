@@ -7,6 +7,7 @@ here in Python, where they are tested; the Nix side only looks things up.
 
 from __future__ import annotations
 
+import platform
 import tomllib
 from dataclasses import dataclass
 from functools import cache
@@ -15,11 +16,16 @@ from typing import Any
 
 from ohnix import host
 from ohnix.config import Config, ProductConfig
-from ohnix.errors import RenderError
+from ohnix.errors import ProductError, RenderError
 from ohnix.lock import Lock
 from ohnix.products import Product
 
 SYSTEMS = ("x86_64-linux", "aarch64-linux")
+# OpenHarmony 4.1 has Linux host prebuilts for x86_64 only: prebuilts_download.sh picks the
+# x86_64 lists on every Linux host, and the config's `linux.arm64` list names the same
+# x86-64 archives (ohnix/data/prebuilts-4.1.toml, header).
+PREBUILTS_SYSTEMS = ("x86_64-linux",)
+MACHINES = {"x86_64": "x86_64-linux", "aarch64": "aarch64-linux", "arm64": "aarch64-linux"}
 CC_VARS = tuple(host.CC_VARS.values())
 
 
@@ -33,8 +39,19 @@ def toolchains() -> dict[str, Any]:
 
 
 def container(system_type: str) -> list[dict[str, Any]]:
-    """The build container's tools for a system type (data/container.toml)."""
-    return list(_data("container.toml")["system"][system_type]["tools"])
+    """The build container's tools for a system type (data/container.toml): OpenHarmony's
+    build_package_list.json (the same for every system type), then what the Dockerfiles
+    add, each marked with its `origin`."""
+    data = _data("container.toml")
+    base = data["package_list"]
+    out = [{**t, "origin": base["origin"]} for t in base["tools"]]
+    attrs = {t["nixpkgs"] for t in out} - {"none"}
+    apts = {t["apt"] for t in out}
+    for t in data["system"][system_type]["tools"]:
+        if t["nixpkgs"] in attrs or t["apt"] in apts:
+            continue  # the package list has it already
+        out.append({**t, "origin": "Dockerfile"})
+    return out
 
 
 @dataclass(frozen=True)
@@ -140,6 +157,39 @@ def container_tools(pc: ProductConfig) -> list[Tool]:
     return out
 
 
+def host_system() -> str:
+    """Nix's system string for this machine, without starting Nix."""
+    machine = platform.machine()
+    return MACHINES.get(machine, f"{machine}-linux")
+
+
+def uses_prebuilts(pc: ProductConfig) -> bool:
+    return pc.provider == "ohos-prebuilts" or "ohos-prebuilts" in dict(pc.tools).values()
+
+
+def refusal(pc: ProductConfig, system: str) -> str | None:
+    """Why the product's shell cannot be built for `system`, or None."""
+    if system in PREBUILTS_SYSTEMS or not uses_prebuilts(pc):
+        return None
+    return (
+        f"[products.{pc.name}] takes tools from the ohos-prebuilts provider, which has "
+        f"nothing for {system}: OpenHarmony 4.1 ships no {system} host prebuilts (its "
+        "prebuilts_download_config.json `linux.arm64` list downloads the same x86_64 "
+        "archives, and prebuilts_download.sh uses the x86_64 list on every Linux host)."
+    )
+
+
+def check_system(pc: ProductConfig, system: str) -> None:
+    """Refuse, in one paragraph, a shell that cannot work on `system`."""
+    reason = refusal(pc, system)
+    if reason is not None:
+        raise ProductError(
+            reason,
+            hint=f'Use provider = "nixpkgs" or "host" for {pc.name} on this machine, '
+            "or enter its shell on an x86_64-linux machine.",
+        )
+
+
 def libc_flags(product: Product, *, clang: bool) -> tuple[str, str]:
     """CGO_CFLAGS and CGO_LDFLAGS of the product's libc profile."""
     cflags: list[str] = []
@@ -149,13 +199,12 @@ def libc_flags(product: Product, *, clang: bool) -> tuple[str, str]:
         ldflags += [f"--target={product.triple}", "-fuse-ld=lld"]
     if product.libc == "ohos-musl" and clang:
         cflags.append("-D__MUSL__")
-    if product.arch == "arm" and product.kernel != "liteos_m":
-        cflags += ["-march=armv7-a", "-mfloat-abi=softfp", "-mfpu=neon"]
     if product.kernel == "liteos_m":
         cflags += ["-ffreestanding"]
         ldflags += ["-nostdlib"]
-        if product.march:
-            cflags += [f"-march={product.march}", "-mabi=ilp32"]
+    # The product's own architecture flags, as OpenHarmony's build passes them
+    # (data/products.toml `cflags`, each cited there).
+    cflags += product.cflags
     return " ".join(cflags), " ".join(ldflags)
 
 
@@ -192,11 +241,16 @@ def shell(pc: ProductConfig, config: Config) -> dict[str, Any]:
     # `nix develop` runs shellHook: a prompt that says which product's shell this is.
     env["shellHook"] = 'PS1="(ohnix:$OHOS_PRODUCT) $PS1"'
     env.update(dict(pc.env))  # the user's own variables win
-    return {
+    out: dict[str, Any] = {
         "name": f"ohnix-{pc.name}",
         "env": dict(sorted(env.items())),
         "tools": [t.as_dict() for t in tools],
     }
+    # The Nix library throws this message instead of building the shell for that system.
+    refuse = {s: r for s in SYSTEMS if (r := refusal(pc, s)) is not None}
+    if refuse:
+        out["refuse"] = refuse
+    return out
 
 
 def data(config: Config, lock: Lock) -> dict[str, Any]:

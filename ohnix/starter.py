@@ -59,12 +59,12 @@ def text(project_name: str, names: list[str]) -> str:
         if name in seen:
             raise ConfigError(f"Product `{name}` was given twice.")
         seen.add(name)
-        variants = (
-            f" Other target_cpu: {', '.join(product.variants)} (cpu = ...)."
-            if (product.variants)
-            else ""
-        )
-        parts.append(PRODUCT.format(name=name, description=product.description + variants))
+        parts.append(PRODUCT.format(name=name, description=product.description))
+        parts.append(f'# target_cpu is "{product.cpu}" ({product.triple}, float ABI '
+                     f"{product.float_abi}).\n")  # fmt: skip
+        for cpu in product.variants:
+            v = product.variant(cpu)
+            parts.append(f'# cpu = "{cpu}"          # the {cpu} variant: {v.triple}\n')
     return "".join(parts)
 
 

@@ -60,7 +60,8 @@ def products_table(items: Iterable[Product]) -> None:
     console().print(table)
     line(
         "* rk3566 is a SoC, not an OpenHarmony product: an alias for Kaihong's "
-        "khdvk_3566b board (arm64). `ohnix products show NAME` for details."
+        'khdvk_3566b board (target_cpu arm, like rk3568; arm64 with cpu = "arm64" in '
+        "ohnix.toml). `ohnix products show NAME` for details."
     )
 
 
@@ -75,13 +76,16 @@ def product_detail(p: Product) -> None:
         ("compiler", p.compiler + (f" {p.compiler_version}" if p.compiler_version else "")),
         ("Go", _go(p) + (f" ({p.go.reason})" if p.go.reason else "")),
     ]  # fmt: skip
+    if p.cflags:
+        rows.append(("cflags", " ".join(p.cflags)))
     if p.kconfig:
         rows.append(("kconfig", " ".join(p.kconfig)))
     for key, value in rows:
         line(f"  {key:<12} {value}")
     for cpu in p.variants:
         v = p.variant(cpu)
-        line(f"  variant {cpu}: triple {v.triple}, float ABI {v.float_abi}, Go {_go(v)}")
+        line(f"  variant {cpu}: triple {v.triple}, float ABI {v.float_abi}, Go {_go(v)} "
+             f'(cpu = "{cpu}" under [products.{p.name}] in ohnix.toml)')  # fmt: skip
 
 
 def doctor_report(report: Report) -> None:
@@ -137,13 +141,15 @@ def parity_table(data: dict[str, Any]) -> None:
     from rich.table import Table
 
     table = Table(title=f"{data['product']}: {data['container']} vs the {data['provider']} shell")
-    for col in ("container tool", "container has", "shell provider", "source", "version"):
+    for col in ("container tool", "from", "container has", "shell provider", "source", "version"):
         table.add_column(col)
     for row in data["tools"]:
         style = "red" if row["provider"] == "missing" else None
-        table.add_row(row["tool"], row["container"], row["provider"], row["source"],
+        origin = "package list" if row["origin"] == "build_package_list.json" else row["origin"]
+        table.add_row(row["tool"], origin, row["container"], row["provider"], row["source"],
                       row["version"] or "", style=style)  # fmt: skip
     console().print(table)
+    line(f"  package list: {data['package_list']}; the rest: the container's Dockerfile")
     for t in data["toolchain"]:
         source = t["attr"] or t["pin"] or ""
         line(f"  {t['var']:<8} {t['provider']:<15} {source} {t['exe']}")

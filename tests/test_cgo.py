@@ -22,7 +22,7 @@ def test_profiles_follow_the_libc() -> None:
     assert "ohnix_getpid" in arm.header
     mini = cgo.profile(products.get("wifiiot_hispark_pegasus"), clang=False)
     assert "-ffreestanding" in mini.cflags and "-march=rv32imac" in mini.cflags
-    assert "#define LOSCFG_KERNEL_LITEOS_M 1" in mini.header
+    assert "#define LOSCFG_ARCH_RISCV32 1" in mini.header
     assert "ohnix_getpid" not in mini.header  # no processes on LiteOS-M
     gcc = cgo.profile(products.get("qemu-arm64-linux-min"), clang=False)
     assert "--target" not in gcc.cflags  # a GCC takes no --target

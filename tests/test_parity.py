@@ -34,8 +34,13 @@ def test_parity_host_lists_every_container_tool(tmp_path: Path) -> None:
     git = next(r for r in data["tools"] if r["tool"] == "git")
     assert git["provider"] == "host" and git["source"].endswith("/git")
     assert {t["var"] for t in data["toolchain"]} >= {"CC", "CXX", "GO"}
+    listed = [r["container"] for r in data["tools"] if r["origin"] == "build_package_list.json"]
+    assert listed == ["bison", "ccache", "default-jdk", "flex", "zip", "ruby", "libssl-dev",
+                      "libtinfo5", "genext2fs", "u-boot-tools", "mtools", "mtd-utils", "scons",
+                      "gcc-arm-none-eabi"]  # fmt: skip
     human = run_ohnix("-C", str(root), "parity", "rk3566", env={"COLUMNS": "200"})
     assert human.returncode == 0 and "genext2fs" in human.stdout
+    assert "build_package_list.json" in human.stdout and "libtinfo5" in human.stdout
 
 
 def test_parity_nixpkgs_rows_name_attributes(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ EXPECTED = {
     "qemu-riscv64-linux-min": ("standard", "linux", "riscv64-linux-ohos", "ohos-musl"),
     "qemu_mini_system_demo": ("mini", "liteos_m", "arm-none-eabi", "liteos-m-libc"),
     "qemu_small_system_demo": ("small", "liteos_a", "arm-liteos-ohos", "ohos-musl"),
-    "rk3566": ("standard", "linux", "aarch64-linux-ohos", "ohos-musl"),
+    "rk3566": ("standard", "linux", "arm-linux-ohos", "ohos-musl"),
 }
 
 
@@ -58,7 +58,8 @@ def test_rk3566_is_documented_alias() -> None:
     p = products.get("rk3566")
     assert p.alias_of == "khdvk_3566b"
     assert "not an OpenHarmony product" in p.description
-    assert p.go.goarch == "arm64"
+    assert (p.cpu, p.go.goarch) == ("arm", "arm")
+    assert p.variant("arm64").go.goarch == "arm64"
 
 
 def test_unknown_product_suggests() -> None:

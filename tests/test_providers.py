@@ -517,7 +517,7 @@ PREBUILT_MEMBERS = {
     "gn": ["gn"],
     "ninja": ["ninja"],
     "node": ["node-v14.21.1-linux-x64/bin/node"],
-    "python": ["linux-x86/bin/python3"],
+    "python": ["linux-x86/3.10.2/bin/python3"],  # linux-x86/current -> 3.10.2 is made later
     "cmake": ["linux-x86/bin/cmake"],
 }
 

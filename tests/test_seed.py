@@ -86,3 +86,27 @@ def test_seed_dir_must_exist(tmp_path: Path) -> None:
     )
     res = run_ohnix("-C", str(tmp_path), "lock", "--seed", str(tmp_path / "nope"))
     assert res.returncode == 1 and "not a directory" in res.stderr
+
+
+@pytest.mark.nix
+def test_seeded_ohos_prebuilts_lock_pins_the_4_1_urls(tmp_path: Path) -> None:
+    """OpenHarmony 4.1 as tagged: clang 15.0.4-81cdec and gn 20240115, locked offline from
+    archives on disk under their real huaweicloud URLs."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    catalog = resolve.prebuilt_catalog("4.1")
+    for name in ("clang", "gn"):
+        file = Path(urlsplit(catalog[name]["url"]).path).name
+        archive(seeds / file, name, f"#!/bin/sh\necho {name} stand-in\n")
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "ohnix.toml").write_text(
+        '[project]\nname = "seed41"\n[prebuilts]\ninclude = ["clang", "gn"]\n'
+        '[products.ipcamera_hispark_taurus]\nprovider = "ohos-prebuilts"\n'
+    )
+    res = run_ohnix("-C", str(project), "lock", "--offline", "--seed", str(seeds))
+    assert res.returncode == 0, res.stderr
+    text = (project / "ohnix.lock").read_text()
+    base = "https://repo.huaweicloud.com/openharmony/compiler"
+    assert f"{base}/clang/15.0.4-81cdec/linux/clang_linux-x86_64-81cdec-20240308.tar.gz" in text
+    assert f"{base}/gn/20240115/linux/gn-linux-x86-20240115.tar.gz" in text
