@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ohnix import proc
+from ohnix import nix, proc
 from ohnix.errors import CommandError, OhnixError
 from ohnix.nar import (
     CHUNK,
@@ -305,7 +305,14 @@ def test_nar_bytes_match_nix_store_dump(trees: dict[str, Path], name: str) -> No
 @pytest.mark.parametrize("name", list(TREES))
 def test_source_path_matches_add_fixed_recursive(trees: dict[str, Path], name: str) -> None:
     root = trees[name]
-    expected = nix_add_fixed(root, recursive=True)
+    if name == "deep" and nix.version() >= (2, 26, 0):
+        # Nix 2.26's add-fixed overflows its stack beyond ~70 levels (REFERENCE): ask Nix
+        # for the path of that NAR hash instead, which is the same computation.
+        digest = nix32_encode(nar_hash(root))
+        expected = proc.run(["nix-store", "--print-fixed-path", "--recursive", "sha256",
+                             digest, root.name]).stdout.strip()  # fmt: skip
+    else:
+        expected = nix_add_fixed(root, recursive=True)
     assert source_path(root.name, nar_hash(root)) == expected
     assert fixed_output_path(root.name, nar_hash(root), recursive=True) == expected
 
