@@ -138,7 +138,7 @@ def pull(config: Config, products: list[str], url: str, public_key: str | None) 
     for product in products:
         config.product(product)
         shell.ensure_fresh(config, render_now=False)
-        res = nix.nix(
+        res = nix.build(
             "print-dev-env", "--json", "--option", "extra-substituters", url, *trust,
             "--profile", str(shell.add_roots(config, product) / "profile"),
             *shell.installable(product),

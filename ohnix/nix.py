@@ -61,6 +61,31 @@ def nix(
     return proc.run(argv(*args), cwd=cwd, env=env, what=what, hint=None)
 
 
+# NixOS/nix#2176 (open): the worker takes the closing of a builder's log pipe for its end
+# and may SIGKILL it before it has exited, failing a build that succeeded. It hits quick
+# builders (ohnix's own) about once in a few hundred builds; building again is the cure.
+KILLED_BUILDER = "failed due to signal 9 (Killed)"
+KILLED_RETRIES = 2
+
+
+def build(
+    *args: str | Path,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    what: str | None = None,
+) -> proc.Result:
+    """A nix command that builds: run again when only NixOS/nix#2176 failed it."""
+    from ohnix.errors import CommandError
+
+    for attempt in range(KILLED_RETRIES + 1):
+        try:
+            return nix(*args, cwd=cwd, env=env, what=what)
+        except CommandError as exc:
+            if KILLED_BUILDER not in exc.stderr or attempt == KILLED_RETRIES:
+                raise
+    raise AssertionError("unreachable")
+
+
 def show_config() -> dict[str, Any]:
     """Nix's effective settings as {name: value}."""
     sub = ("show-config",) if version() < (2, 20, 0) else ("config", "show")

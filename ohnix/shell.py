@@ -131,7 +131,7 @@ def realise(config: Config, product: str) -> dict[str, str]:
     check_system(config, product)
     roots = add_roots(config, product)
     before = envcache.key(config.root, product)
-    out = nix.nix(
+    out = nix.build(
         "print-dev-env", "--json", "--profile", roots / "profile", *installable(product),
         cwd=config.root, what=f"building the {product} shell",
     ).stdout  # fmt: skip
@@ -159,6 +159,10 @@ def run(config: Config, product: str, argv: list[str], *, render_now: bool = Fal
 def enter(config: Config, product: str, *, classic: bool, render_now: bool = False) -> None:
     check_system(config, product)
     ensure_fresh(config, render_now=render_now)
+    if envcache.load(config.root, product) is None:
+        # Build first where a failure can be retried (nix.build), not inside the exec'd
+        # `nix develop`; it then finds everything built.
+        realise(config, product)
     roots = add_roots(config, product)
     _prune_generations(roots)
     env = {"OHNIX_PRODUCT": product}

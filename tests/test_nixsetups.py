@@ -247,3 +247,35 @@ def test_add_fixed_failure_on_a_deep_tree_names_the_source_and_the_limit(
     text = str(err.value)
     assert "`sources/x`" in text and "80 directories deep" in text and "about 70" in text
     assert "Nix 2.26.3" in text and "exit status 139" in text
+
+
+def test_a_build_killed_by_nix_2176_is_retried_and_other_failures_are_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ohnix import nix
+    from ohnix.errors import CommandError
+
+    calls: list[tuple[str, ...]] = []
+
+    def failing(stderr: str, times: int):  # type: ignore[no-untyped-def]
+        def run(*args, **_):  # type: ignore[no-untyped-def]
+            calls.append(args)
+            if len(calls) <= times:
+                raise CommandError(["nix", *map(str, args)], 1, stderr)
+            return "built"
+
+        return run
+
+    killed = "error: builder for '/nix/store/x.drv' failed due to signal 9 (Killed)"
+    monkeypatch.setattr(nix, "nix", failing(killed, 2))
+    assert nix.build("print-dev-env") == "built" and len(calls) == 3
+    calls.clear()
+    monkeypatch.setattr(nix, "nix", failing(killed, 5))
+    with pytest.raises(CommandError):
+        nix.build("print-dev-env")
+    assert len(calls) == 1 + nix.KILLED_RETRIES
+    calls.clear()
+    monkeypatch.setattr(nix, "nix", failing("error: builder failed with exit code 1", 1))
+    with pytest.raises(CommandError):
+        nix.build("print-dev-env")
+    assert len(calls) == 1
