@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import pytest
 import tomli_w
 
-from ohnix import config, products, resolve, shells
+from ohnix import config, nix, products, resolve, shells
 from tests.conftest import run_ohnix
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,8 +114,13 @@ def drv_env(drv: str) -> dict[str, str]:
 
 
 def develop(root: Path, product: str, script: str) -> list[str]:
-    res = ok(run(["nix", "develop", f".#{product}", "--command", "sh", "-c", script], cwd=root))
-    return res.stdout.splitlines()
+    argv = ["nix", "develop", f".#{product}", "--command", "sh", "-c", script]
+    res = run(argv, cwd=root)
+    for _ in range(nix.KILLED_RETRIES):  # NixOS/nix#2176, as ohnix's own nix.build does
+        if res.returncode == 0 or nix.KILLED_BUILDER not in res.stderr:
+            break
+        res = run(argv, cwd=root)
+    return ok(res).stdout.splitlines()
 
 
 def set_mtimes(root: Path, stamp: int) -> None:
