@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from ohnix import products as catalog
-from ohnix.errors import ConfigError
+from ohnix.errors import ConfigError, did_you_mean
 from ohnix.products import KERNELS, LIBCS, SYSTEM_TYPES, Product, product_from_dict
-from ohnix.suggest import did_you_mean
 
 CONFIG_NAME = "ohnix.toml"
 PROVIDERS = ("nixpkgs", "ohos-prebuilts", "host")

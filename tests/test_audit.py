@@ -1,6 +1,6 @@
 """`ohnix audit` against real Nix: reports identical across checkouts, every recomputed
 path equal to Nix's, one changed pin named with exactly the components it reaches, the
-three levels on real derivations; and the nix.py wrappers' argv for each Nix version."""
+three levels on real derivations; and the store/nix.py wrappers' argv for each Nix version."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 
-from ohnix import audit, auditdiff, auditreport, drv, nix, proc
-from ohnix.lock import Lock
+from ohnix import proc
+from ohnix.audit import collect, diff, reportfile
+from ohnix.pin.lockfile import Lock
+from ohnix.store import drv, nix
 from tests.conftest import run_ohnix
 from tests.helpers import SANDBOX_OFF
 
@@ -100,7 +102,7 @@ def test_report_describes_the_shell(host_project: Path) -> None:
     assert report["schema"] == "ohnix-audit" and report["version"] == 1
     assert report["storeDir"] == "/nix/store" and report["system"] == system
     assert report["nix"] == nix.version_string()
-    from ohnix import lock as lockfile
+    from ohnix.pin import lockfile
 
     held = lockfile.read(host_project)
     assert held is not None and report["lock"] == held.digest()
@@ -138,7 +140,7 @@ def test_verify_recomputes_every_path_as_nix_does(host_project: Path) -> None:
     assert sorted(closure) == product["closure"]
     assert drv.verify_closure(closure) == []
     # And from the report alone (what `audit diff` checks on another machine).
-    assert auditreport.check(report) == []
+    assert reportfile.check(report) == []
 
 
 @pytest.mark.nix
@@ -176,7 +178,7 @@ def test_changing_a_pin_no_shell_uses(host_project: Path, tmp_path: Path) -> Non
     ok(run_ohnix("-C", str(other), "lock"))
     ok(run_ohnix("-C", str(other), "render"))
     a, b = report_of(host_project), report_of(other)
-    d = auditdiff.diff(a, b)
+    d = diff.diff(a, b)
     assert set(d["pins"]) == {"sources/x"}
     assert d["pins"]["sources/x"]["reaches"] == {}
     assert d["pins"]["sources/x"]["outputsChanged"] is False
@@ -197,7 +199,7 @@ def test_changing_a_source_pin_reaches_go(tmp_path: Path) -> None:
     make_repo(tmp_path / "patches", {"0002-b.patch": "--- b\n"})
     ok(run_ohnix("-C", str(two), "lock", "--update", "gop"))
     ok(run_ohnix("-C", str(two), "render"))
-    d = auditdiff.diff(a, report_of(two))
+    d = diff.diff(a, report_of(two))
     assert set(d["pins"]) == {"sources/gop"}
     [reached] = d["pins"]["sources/gop"]["reaches"].values()
     go = [c for c in reached if c.startswith("nixpkgs:go_")]
@@ -247,7 +249,7 @@ def levels_report(tmp_path: Path, url: str, junk: str, *, build: bool) -> dict[s
     drvs = nix.show_derivation([top], recursive=True)
     outs = [o.path for d in drvs.values() for o in d.outputs if Path(o.path).exists()]
     nar = {p: i.nar_hash for p, i in nix.path_info(outs).items()}
-    return audit.assemble(project="levels", system="x86_64-linux", nix_version="2.8.0",
+    return collect.assemble(project="levels", system="x86_64-linux", nix_version="2.8.0",
                           lock=Lock(), shells={"p": top},
                           shells_json={"shells": {"p": {"env": {}, "tools": []}}},
                           drvs=drvs, nar=nar)  # fmt: skip
@@ -257,7 +259,7 @@ def levels_report(tmp_path: Path, url: str, junk: str, *, build: bool) -> dict[s
 def test_fixed_output_url_change_keeps_output_paths(tmp_path: Path) -> None:
     a = levels_report(tmp_path, "https://a.example/src.txt", "j", build=False)
     b = levels_report(tmp_path, "https://mirror.example/src.txt", "j", build=False)
-    d = auditdiff.diff(a, b)
+    d = diff.diff(a, b)
     assert d["products"]["p"]["level"] == "same-outputs"
     assert a["products"]["p"]["shell"] != b["products"]["p"]["shell"]
     [cause] = d["products"]["p"]["causes"]
@@ -272,13 +274,13 @@ def test_fixed_output_url_change_keeps_output_paths(tmp_path: Path) -> None:
 def test_same_built_bytes(tmp_path: Path) -> None:
     a = levels_report(tmp_path, "u", "one", build=True)
     b = levels_report(tmp_path, "u", "two", build=True)
-    d = auditdiff.diff(a, b)
+    d = diff.diff(a, b)
     assert d["products"]["p"]["level"] == "same-bytes"
     [cause] = d["products"]["p"]["causes"]
     assert cause["changes"] == [{"what": "env", "name": "junk", "a": "one", "b": "two"}]
 
 
-# --- the nix.py wrappers, per Nix version (no Nix needed) ------------------------------
+# --- the store/nix.py wrappers, per Nix version (no Nix needed) ------------------------------
 
 
 def fake_nix(monkeypatch: pytest.MonkeyPatch, ver: tuple[int, int, int], stdout: str) -> list[Any]:

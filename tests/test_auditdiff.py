@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from ohnix import auditreport
-from ohnix.auditdiff import diff, format_diff, level
-from ohnix.auditreport import pname
+from ohnix.audit import reportfile
+from ohnix.audit.diff import diff, format_diff, level
+from ohnix.audit.reportfile import pname
 from tests.auditgraphs import git_pin, host_project, nixpkgs_project
 
 
@@ -33,8 +33,8 @@ def test_identical_reports() -> None:
 
 def test_synthetic_reports_are_self_consistent() -> None:
     # The graphs' paths are computed like Nix's; check() recomputes them from the report.
-    assert auditreport.check(host_project()) == []
-    assert auditreport.check(nixpkgs_project()[0]) == []
+    assert reportfile.check(host_project()) == []
+    assert reportfile.check(nixpkgs_project()[0]) == []
 
 
 def test_host_pin_change_names_exactly_that_pin() -> None:

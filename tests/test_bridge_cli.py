@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from ohnix import proc
-from ohnix.bridge.cli import Arch
 from ohnix.bridge.syscalls import ARCHES
+from ohnix.cli.bridge import Arch
 
 Ohnix = Callable[..., subprocess.CompletedProcess[str]]
 ARM64_HEADERS = Path("/usr/aarch64-linux-gnu/include")
@@ -58,7 +58,7 @@ def test_arch_choices_are_the_generators_arches() -> None:
 
 def test_cli_start_up_does_not_import_the_heavy_modules() -> None:
     code = (
-        "import sys, ohnix.cli; "
+        "import sys, ohnix.cli.main; "
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'elftools', 'jinja2'}))"
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

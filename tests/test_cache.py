@@ -139,7 +139,7 @@ def test_signed_push_and_verified_pull(tmp_path: Path) -> None:
 
 @pytest.mark.nix
 def test_valid_paths_keeps_order_and_drops_invalid_ones(tmp_path: Path) -> None:
-    from ohnix import nar, nix
+    from ohnix.store import nar, nix
 
     tree = tmp_path / "source"
     tree.mkdir()

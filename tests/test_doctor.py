@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from ohnix import doctor, nix
+from ohnix.store import doctor, nix
 
 
 @pytest.mark.nix

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from ohnix import proc
-from ohnix.drv import (
+from ohnix.errors import OhnixError
+from ohnix.store.drv import (
     Derivation,
     Output,
     aterm_bytes,
@@ -22,9 +23,8 @@ from ohnix.drv import (
     to_aterm,
     verify_closure,
 )
-from ohnix.errors import OhnixError
-from ohnix.nar import text_path
-from ohnix.nixshapes import parse_show_derivation
+from ohnix.store.nar import text_path
+from ohnix.store.shapes import parse_show_derivation
 
 DATA = Path(__file__).parent / "data" / "nix-json"
 FIXTURE_NIX = DATA / "fixture.nix"
@@ -231,7 +231,7 @@ def test_recomputed_paths_equal_nix(tmp_path: Path) -> None:
 
 @pytest.mark.nix
 def test_structured_attrs_json_matches_nix_formatting(tmp_path: Path) -> None:
-    """nixshapes rebuilds `__json` from `structuredAttrs`: check the dump format is Nix's."""
+    """store.shapes rebuilds `__json` from `structuredAttrs`: check the dump format is Nix's."""
     expr = tmp_path / "sa.nix"
     expr.write_text(
         'derivation { name = "ohnix-sa"; system = builtins.currentSystem; builder = "/bin/sh";'

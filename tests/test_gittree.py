@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from ohnix import gittree, nar
 from ohnix.errors import CommandError, PrefetchError
+from ohnix.pin import gittree
+from ohnix.store import nar
 from tests.gitrepos import git, git_env
 
 WHAT = "test"

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from ohnix import lock as lockfile
 from ohnix.errors import LockError
-from ohnix.lock import HEADER, Lock, Pin
+from ohnix.pin import lockfile
+from ohnix.pin.lockfile import HEADER, Lock, Pin
 from tests.gitrepos import Repo, git, host_tools_dir, kill_session, tmp_leftovers, write_project
 
 Ohnix = Callable[..., subprocess.CompletedProcess[str]]

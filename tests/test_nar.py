@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from ohnix import proc
 from ohnix.errors import CommandError, OhnixError
-from ohnix.nar import (
+from ohnix.store.nar import (
     CHUNK,
     NIX32_ALPHABET,
     check_store_name,

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from ohnix import proc
-from ohnix.drv import drv_name_of, drv_path, read_drv
 from ohnix.errors import OhnixError
-from ohnix.nar import nix32_decode, to_sri
-from ohnix.nixshapes import PathInfo, parse_path_info, parse_show_derivation
+from ohnix.store.drv import drv_name_of, drv_path, read_drv
+from ohnix.store.nar import nix32_decode, to_sri
+from ohnix.store.shapes import PathInfo, parse_path_info, parse_show_derivation
 from tests.helpers import SANDBOX_OFF
 
 DATA = Path(__file__).parent / "data" / "nix-json"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ohnix import shells
+from ohnix.shell import contents
 from tests.conftest import run_ohnix
 
 
@@ -28,7 +28,7 @@ def test_parity_host_lists_every_container_tool(tmp_path: Path) -> None:
     assert data["system_type"] == "standard"
     assert "docker_oh_standard:3.2" in data["container"]
     names = [r["tool"] for r in data["tools"]]
-    assert names == [t["name"] for t in shells.container("standard")]
+    assert names == [t["name"] for t in contents.container("standard")]
     providers = {r["provider"] for r in data["tools"]}
     assert providers <= {"host", "missing"}
     git = next(r for r in data["tools"] if r["tool"] == "git")
@@ -39,8 +39,9 @@ def test_parity_host_lists_every_container_tool(tmp_path: Path) -> None:
 
 
 def test_parity_nixpkgs_rows_name_attributes(tmp_path: Path) -> None:
-    from ohnix import config, parity
-    from ohnix.lock import Lock
+    from ohnix import config
+    from ohnix.audit import parity
+    from ohnix.pin.lockfile import Lock
 
     (tmp_path / "ohnix.toml").write_text(
         '[project]\nname = "p"\n[nixpkgs]\nurl = "github:NixOS/nixpkgs"\nref = "nixos-25.11"\n'
@@ -48,7 +49,7 @@ def test_parity_nixpkgs_rows_name_attributes(tmp_path: Path) -> None:
     )
     cfg = config.load(tmp_path)
     rows = parity.rows(cfg, Lock(), "wifiiot_hispark_pegasus")
-    mini = shells.container("mini")
+    mini = contents.container("mini")
     assert len(rows) == len(mini)
     for row, tool in zip(rows, mini, strict=True):
         if tool["nixpkgs"] != "none":

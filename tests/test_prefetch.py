@@ -20,8 +20,10 @@ from typing import Any
 
 import pytest
 
-from ohnix import nar, prefetch, proc
-from ohnix.lock import Spec
+from ohnix import proc
+from ohnix.pin import prefetch
+from ohnix.pin.lockfile import Spec
+from ohnix.store import nar
 from tests.gitrepos import (
     Repo,
     fetch_git,

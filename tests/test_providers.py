@@ -28,7 +28,9 @@ from urllib.parse import urlsplit
 import pytest
 import tomli_w
 
-from ohnix import config, products, resolve, shells
+from ohnix import config, products
+from ohnix.pin import resolve
+from ohnix.shell import contents
 from tests.conftest import run_ohnix
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -162,7 +164,7 @@ def template_attrs() -> set[str]:
     tables["rk3568-arm64"] = {"provider": "nixpkgs", "extends": "rk3568", "cpu": "arm64"}
     raw = {"project": {"name": "p"}, "nixpkgs": {"path": "/nixpkgs"}, "products": tables}
     cfg = config.parse(raw, Path("/project/ohnix.toml"))
-    return set(shells.nixpkgs_attrs(cfg))
+    return set(contents.nixpkgs_attrs(cfg))
 
 
 def library_attrs() -> set[str]:
@@ -343,7 +345,9 @@ def test_nix_develop_runs_the_compiler_and_keeps_flake_lock(
         )
     else:
         assert lines[0].endswith("/bin/aarch64-linux-gnu-gcc")
-        pin = tomllib.loads((root / "ohnix.lock").read_text())["host"]["aarch64-linux-gnu-gcc"]
+        pin = tomllib.loads((root / "ohnix.lock").read_text())["host"][
+            "aarch64-linux-gnu-gcc"
+        ]
         # The same compiler ohnix.lock pinned (gcc names itself after argv[0]).
         assert lines[1].split(" ", 1)[1] == pin["version"].split(" ", 1)[1]
     assert lines[-1] == provider
@@ -512,7 +516,8 @@ PREBUILT_LINE = "(ohnix test stand-in for OpenHarmony's prebuilt {})"
 # a top directory with bin/ (fetchTarball strips it), or the executable alone at the root.
 PREBUILT_MEMBERS = {
     "clang": [
-        f"clang-15.0.4/{exe}" for exe in shells.toolchains()["prebuilts"]["clang"]["tools"].values()
+        f"clang-15.0.4/{exe}"
+        for exe in contents.toolchains()["prebuilts"]["clang"]["tools"].values()
     ],
     "gn": ["gn"],
     "ninja": ["ninja"],

@@ -12,8 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ohnix import config, render, resolve
-from ohnix.lock import Lock, Pin
+from ohnix import config
+from ohnix.pin import resolve
+from ohnix.pin.lockfile import Lock, Pin
+from ohnix.render import nixfiles
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("OHNIX_UPDATE_GOLDEN") == "1"
@@ -63,13 +65,13 @@ def synthetic_lock(cfg: config.Config) -> Lock:
 def test_golden(tmp_path: Path, case: str) -> None:
     (tmp_path / "ohnix.toml").write_text(HEADER + CASES[case])
     cfg = config.load(tmp_path)
-    files = render.render(cfg, synthetic_lock(cfg))
+    files = nixfiles.render(cfg, synthetic_lock(cfg))
     # The vendored library is rendered as a verbatim copy of the repository's nix/: check
     # that here once, and keep only the per-project files as golden files.
     vendored = {k: v for k, v in files.items() if k.startswith("nix/ohnix/") and k.endswith(".nix")}
     for rel, text in vendored.items():
-        assert text == (render.library_dir() / rel.removeprefix("nix/ohnix/")).read_text(), rel
-    assert set(vendored) == {f"nix/ohnix/{n}" for n in render.LIB_FILES}
+        assert text == (nixfiles.library_dir() / rel.removeprefix("nix/ohnix/")).read_text(), rel
+    assert set(vendored) == {f"nix/ohnix/{n}" for n in nixfiles.LIB_FILES}
     files = {k: v for k, v in files.items() if k not in vendored}
     target = GOLDEN / case
     if UPDATE:
@@ -87,7 +89,7 @@ def test_render_is_deterministic(tmp_path: Path) -> None:
         root.mkdir()
         (root / "ohnix.toml").write_text(HEADER + CASES["rk3568-arm64"])
         cfg = config.load(root)
-        outs.append(render.render(cfg, synthetic_lock(cfg)))
+        outs.append(nixfiles.render(cfg, synthetic_lock(cfg)))
     assert outs[0] == outs[1]
 
 
@@ -96,7 +98,7 @@ def test_shell_env_for_products(tmp_path: Path) -> None:
         HEADER + CASES["rk3568-arm"] + CASES["wifiiot_hispark_pegasus"]
     )
     cfg = config.load(tmp_path)
-    data = json.loads(render.render(cfg, synthetic_lock(cfg))["nix/ohnix/shells.json"])
+    data = json.loads(nixfiles.render(cfg, synthetic_lock(cfg))["nix/ohnix/shells.json"])
     arm = data["shells"]["rk3568"]["env"]
     assert arm["GOARCH"] == "arm" and arm["GOARM"] == "7" and arm["CGO_ENABLED"] == "1"
     assert (
@@ -126,7 +128,7 @@ def _nix_eval(expr_file: Path) -> object:
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")))
 def test_nix_str_round_trip(tmp_path: Path, value: str) -> None:
     f = tmp_path / "v.nix"
-    f.write_text(render.nix_str(value), encoding="utf-8")
+    f.write_text(nixfiles.nix_str(value), encoding="utf-8")
     assert _nix_eval(f) == value
 
 
@@ -152,11 +154,11 @@ def test_hostile_values_stay_data(tmp_path: Path, hostile: str) -> None:
         f"env = {{ HOSTILE = {name} }}\n"
     )
     cfg = config.load(tmp_path)
-    files = render.render(cfg, synthetic_lock(cfg))
+    files = nixfiles.render(cfg, synthetic_lock(cfg))
     for rel, text in files.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(text)
-    from ohnix import lock as lockfile
+    from ohnix.pin import lockfile
 
     lockfile.write(tmp_path, synthetic_lock(cfg))
     flake = tmp_path / "flake.nix"

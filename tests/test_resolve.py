@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ohnix import lock as lockfile
+from ohnix.pin import lockfile
 from tests.gitrepos import Repo, git, read_lock, tmp_leftovers, write_project
 
 Ohnix = Callable[..., subprocess.CompletedProcess[str]]

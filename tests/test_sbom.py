@@ -13,7 +13,7 @@ import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from ohnix import sbom
+from ohnix.audit import sbom
 from tests.auditgraphs import host_project, nixpkgs_project
 
 Ohnix = Callable[..., subprocess.CompletedProcess[str]]

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from ohnix import resolve
+from ohnix.pin import resolve
 from tests.conftest import run_ohnix
 
 WANTED = ("gn", "ninja")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from ohnix import envcache, shell
+from ohnix.shell import enter, envcache
 
 P = "qemu-arm64-linux-min"
 TOML = f'[project]\nname = "p"\n[products.{P}]\nprovider = "host"\n'
@@ -227,10 +227,10 @@ def test_warm_needs_no_nix_but_cold_does(project: Path, tmp_path: Path) -> None:
 def test_warm_path_imports_no_cli_libraries(warm: Path) -> None:
     """The fast path is stdlib only: it execs before Typer, rich, Jinja are imported."""
     probe = (
-        "import sys\nfrom ohnix import envcache\n"
+        "import sys\nfrom ohnix.shell import envcache\n"
         "def fake_exec(variables, argv):\n"
         "    heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('typer', 'click', 'rich', 'jinja2') or m in ('ohnix.cli', 'ohnix.shell'))\n"
+        "('typer', 'click', 'rich', 'jinja2') or m in ('ohnix.cli.main', 'ohnix.shell.enter'))\n"
         "    print(variables['OHOS_PRODUCT'], argv, heavy)\n"
         "    sys.exit(0)\n"
         "envcache.exec_command = fake_exec\n"
@@ -679,7 +679,7 @@ def test_dev_env_json_keeps_exported_variables_only() -> None:
 
 
 def exec_in_python(argv: list[str], stdout: int) -> subprocess.Popen[bytes]:
-    code = "import sys; from ohnix import envcache; envcache.exec_command({}, sys.argv[1:])"
+    code = "import sys; from ohnix.shell import envcache; envcache.exec_command({}, sys.argv[1:])"
     return subprocess.Popen(
         [sys.executable, "-c", code, *argv], stdout=stdout, stderr=subprocess.PIPE
     )
@@ -713,7 +713,7 @@ HOSTILE = ["plain", "", "it's", 'a "quote"', "$HOME `id` $(id)", "back\\slash", 
 
 def test_export_lines_round_trip_through_bash() -> None:
     variables = {f"V{i}": v for i, v in enumerate(HOSTILE)} | {"PATH": "/s/bin"}
-    script = shell.export_lines(variables) + "env -0\n"
+    script = enter.export_lines(variables) + "env -0\n"
     res = subprocess.run(["bash", "-c", script], capture_output=True, check=True,
                          env={"PATH": "/usr/bin:/bin"})  # fmt: skip
     got = dict(item.split("=", 1) for item in res.stdout.decode().split("\0") if item)

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 import typer.core
 
-from ohnix.cliapp import JsonOpt, OutputOpt, ProductArg, ProductsArg, app, emit_json, globals_of
+from ohnix.cli.app import JsonOpt, OutputOpt, ProductArg, ProductsArg, app, emit_json, globals_of
 from ohnix.errors import OhnixError
 
 cache_app = typer.Typer(
@@ -30,9 +30,10 @@ def cache_paths(ctx: typer.Context, products: ProductsArg, as_json: JsonOpt = Fa
 
     Example: ohnix cache paths rk3566 --json
     """
-    from ohnix import cache, config
+    from ohnix import config
+    from ohnix.shell import bincache
 
-    found = cache.paths(config.load(globals_of(ctx).directory), products)
+    found = bincache.paths(config.load(globals_of(ctx).directory), products)
     if as_json:
         emit_json(found)
     else:
@@ -45,9 +46,10 @@ def cache_key(ctx: typer.Context, products: ProductsArg, as_json: JsonOpt = Fals
 
     Example: ohnix cache key rk3566
     """
-    from ohnix import cache, config
+    from ohnix import config
+    from ohnix.shell import bincache
 
-    value = cache.key(config.load(globals_of(ctx).directory), products)
+    value = bincache.key(config.load(globals_of(ctx).directory), products)
     if as_json:
         emit_json({"key": value})
     else:
@@ -79,9 +81,10 @@ def cache_push(
 
     Example: ohnix cache push --to file:///tmp/nix-cache rk3566
     """
-    from ohnix import cache, config
+    from ohnix import config
+    from ohnix.shell import bincache
 
-    _transfer_out(cache.push(config.load(globals_of(ctx).directory), products, to, secret_key),
+    _transfer_out(bincache.push(config.load(globals_of(ctx).directory), products, to, secret_key),
                   as_json)  # fmt: skip
 
 
@@ -99,10 +102,11 @@ def cache_pull(
 
     Example: ohnix cache pull --from file:///tmp/nix-cache rk3566
     """
-    from ohnix import cache, config
+    from ohnix import config
+    from ohnix.shell import bincache
 
     _transfer_out(
-        cache.pull(config.load(globals_of(ctx).directory), products, source, public_key), as_json
+        bincache.pull(config.load(globals_of(ctx).directory), products, source, public_key), as_json
     )
 
 
@@ -118,10 +122,10 @@ def ci(
 
     Example: ohnix ci github
     """
-    from ohnix import ci as cifile
     from ohnix import config
+    from ohnix.render import workflow
 
-    path = cifile.write(config.load(globals_of(ctx).directory), provider, list(products or []))
+    path = workflow.write(config.load(globals_of(ctx).directory), provider, list(products or []))
     sys.stdout.write(f"wrote {path}\n")
 
 
@@ -171,17 +175,18 @@ def audit_report(
 
     Examples: ohnix audit rk3566 --verify; ohnix audit --json -o audit.json
     """
-    from ohnix import audit, auditreport, config
-    from ohnix.lock import write_text_atomic
+    from ohnix import config
+    from ohnix.audit import collect, reportfile
+    from ohnix.pin.lockfile import write_text_atomic
 
-    report = audit.build(config.load(globals_of(ctx).directory), list(products or []),
+    report = collect.build(config.load(globals_of(ctx).directory), list(products or []),
                          verify=verify)  # fmt: skip
     if output is not None:
-        write_text_atomic(output, auditreport.dumps(report))
+        write_text_atomic(output, reportfile.dumps(report))
     if as_json:
         emit_json(report)
     else:
-        sys.stdout.write(auditreport.format_report(report))
+        sys.stdout.write(reportfile.format_report(report))
         if output is not None:
             sys.stdout.write(f"wrote {output}\n")
     bad = report.get("verified", {}).get("mismatches")
@@ -205,13 +210,13 @@ def audit_diff(
 
     Example: ohnix audit diff monday.json friday.json
     """
-    from ohnix import auditdiff, auditreport
+    from ohnix.audit import diff, reportfile
 
-    result = auditdiff.diff(auditreport.load(a), auditreport.load(b))
+    result = diff.diff(reportfile.load(a), reportfile.load(b))
     if as_json:
         emit_json(result)
     else:
-        sys.stdout.write(auditdiff.format_diff(result))
+        sys.stdout.write(diff.format_diff(result))
     broken = [side.upper() for side, bad in result["consistency"].items() if bad]
     if broken:
         raise OhnixError(
@@ -241,11 +246,12 @@ def sbom(
 
     Example: ohnix sbom rk3566 -o rk3566.cdx.json
     """
-    from ohnix import audit, config
-    from ohnix import sbom as sboms
-    from ohnix.lock import write_text_atomic
+    from ohnix import config
+    from ohnix.audit import collect
+    from ohnix.audit import sbom as sboms
+    from ohnix.pin.lockfile import write_text_atomic
 
-    report = audit.build(config.load(globals_of(ctx).directory), [product])
+    report = collect.build(config.load(globals_of(ctx).directory), [product])
     text = sboms.cyclonedx(report, product) if fmt is SbomFormat.cyclonedx else ""
     if output is None:
         sys.stdout.write(text)

@@ -14,13 +14,14 @@ from typing import Annotated
 import typer
 import typer.core
 
-from ohnix import __version__, cli_ci, cli_project
-from ohnix.bridge.cli import bridge_app
-from ohnix.cliapp import Globals, JsonOpt, app, emit_json, globals_of
+from ohnix import __version__
+from ohnix.cli import ci, project
+from ohnix.cli.app import Globals, JsonOpt, app, emit_json, globals_of
+from ohnix.cli.bridge import bridge_app
 from ohnix.errors import OhnixError
 
 # The command modules register on `app` when imported; named here so that is explicit.
-COMMAND_MODULES = (cli_project, cli_ci)
+COMMAND_MODULES = (project, ci)
 
 products_app = typer.Typer(
     help="List the built-in OpenHarmony products.\n\nExample: ohnix products --json",
@@ -103,7 +104,7 @@ def init(
 
     Example: ohnix init rk3568 qemu-arm64-linux-min
     """
-    from ohnix import starter
+    from ohnix.render import starter
 
     path = starter.write(globals_of(ctx).directory, list(names or []))
     sys.stdout.write(f"wrote {path}\nnext: ohnix lock\n")
@@ -136,7 +137,7 @@ def doctor(as_json: JsonOpt = False) -> None:
 
     Example: ohnix doctor --json
     """
-    from ohnix import doctor as doc
+    from ohnix.store import doctor as doc
 
     report = doc.run()
     if as_json:

@@ -8,8 +8,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ohnix import nix, proc
+from ohnix import proc
 from ohnix.errors import OhnixError
+from ohnix.store import nix
 
 PROBE_TIMEOUT_S = 3.0  # a substituter that does not answer in this time counts as offline
 DAEMON_SOCKET = Path("/nix/var/nix/daemon-socket/socket")

@@ -8,9 +8,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ohnix import nar, proc, shells
+from ohnix import proc
 from ohnix.config import Config
-from ohnix.lock import Lock
+from ohnix.pin.lockfile import Lock
+from ohnix.shell import contents
+from ohnix.store import nar
 
 # The executable that shows a container tool is on a host (by nixpkgs attribute).
 HOST_BINARY = {
@@ -43,7 +45,7 @@ def _nixpkgs_versions(lock: Lock, attrs: list[str]) -> dict[str, str | None]:
     src = nar.source_path("source", nar.parse_hash(pin.hash))
     if not Path(src).exists():
         return {}
-    from ohnix.render import library_dir
+    from ohnix.render.nixfiles import library_dir
 
     script = library_dir() / "attr-versions.nix"
     args = ["--argstr", "src", src, "--argstr", "attrs", json.dumps(attrs)]
@@ -55,17 +57,17 @@ def _nixpkgs_versions(lock: Lock, attrs: list[str]) -> dict[str, str | None]:
 
 def rows(config: Config, lock: Lock, product: str) -> list[Row]:
     pc = config.product(product)
-    tools = shells.container(pc.product.system_type)
+    tools = contents.container(pc.product.system_type)
     attrs = sorted({t["nixpkgs"] for t in tools} - {"none"})
     versions = _nixpkgs_versions(lock, attrs) if pc.provider == "nixpkgs" else {}
-    prebuilts = shells.toolchains()["prebuilts"]
+    prebuilts = contents.toolchains()["prebuilts"]
     out: list[Row] = []
     for t in tools:
         attr = str(t["nixpkgs"])
         container = f"{t.get('apt', '')}" + (f" ({t['version']})" if t.get("version") else "")
         prebuilt = PREBUILT_FOR.get(attr)
         if pc.provider == "ohos-prebuilts" and prebuilt is not None and prebuilt in prebuilts:
-            from ohnix import resolve
+            from ohnix.pin import resolve
 
             meta = resolve.prebuilt_catalog(config.project.openharmony)[prebuilt]
             out.append(Row(t["name"], container, "ohos-prebuilts", str(meta["url"]),
@@ -84,7 +86,7 @@ def rows(config: Config, lock: Lock, product: str) -> list[Row]:
 def compilers(config: Config, product: str) -> list[dict[str, Any]]:
     """The shell's own cross toolchain (not part of the container, which downloads it)."""
     pc = config.product(product)
-    return [t for t in shells.shell(pc, config)["tools"] if t["var"]]
+    return [t for t in contents.shell(pc, config)["tools"] if t["var"]]
 
 
 def report(config: Config, lock: Lock, product: str) -> dict[str, Any]:
@@ -93,7 +95,7 @@ def report(config: Config, lock: Lock, product: str) -> dict[str, Any]:
         "product": product,
         "system_type": pc.product.system_type,
         "provider": pc.provider,
-        "container": shells._data("container.toml")["system"][pc.product.system_type]["image"],
+        "container": contents._data("container.toml")["system"][pc.product.system_type]["image"],
         "tools": [asdict(r) for r in rows(config, lock, product)],
         "toolchain": compilers(config, product),
     }

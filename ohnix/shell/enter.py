@@ -15,10 +15,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from ohnix import envcache, nar, nix, proc
+from ohnix import proc
 from ohnix.config import Config
 from ohnix.errors import OhnixError
-from ohnix.lock import Lock, Pin
+from ohnix.pin.lockfile import Lock, Pin
+from ohnix.shell import envcache
+from ohnix.store import nar, nix
 
 ROOTS_DIR = envcache.ROOTS_DIR
 
@@ -34,8 +36,8 @@ class Freshness:
 
 
 def freshness(config: Config) -> Freshness:
-    from ohnix import lock as lockfile
-    from ohnix import render, resolve
+    from ohnix.pin import lockfile, resolve
+    from ohnix.render import nixfiles
 
     held = lockfile.read(config.root)
     if held is None:
@@ -43,8 +45,8 @@ def freshness(config: Config) -> Freshness:
     drift = [d for d in resolve.check(config, held, offline=True) if d.problem != "hash-mismatch"]
     if drift:
         return Freshness((), tuple(f"{d.key}: {d.detail}" for d in drift))
-    files = render.render(config, held)
-    stale = tuple(r.path for r in render.plan(config.root, files) if r.status != "identical")
+    files = nixfiles.render(config, held)
+    stale = tuple(r.path for r in nixfiles.plan(config.root, files) if r.status != "identical")
     return Freshness(stale, ())
 
 
@@ -59,9 +61,9 @@ def ensure_fresh(config: Config, *, render_now: bool) -> None:
     if not state.stale_files:
         return
     if render_now:
-        from ohnix import render
+        from ohnix.render import nixfiles
 
-        render.render_project(config)
+        nixfiles.render_project(config)
         return
     raise OhnixError(
         f"The rendered Nix files are missing or out of date ({', '.join(state.stale_files)}).",
@@ -89,8 +91,7 @@ def _store_path(pin: Pin) -> str:
 def add_roots(config: Config, product: str) -> Path:
     """Check the host tools, root the pinned inputs; the profile itself is made by
     print-dev-env/develop."""
-    from ohnix import host
-    from ohnix import lock as lockfile
+    from ohnix.pin import host, lockfile
 
     roots = config.root / ROOTS_DIR / product
     roots.mkdir(parents=True, exist_ok=True)
@@ -205,7 +206,7 @@ def direnv(config: Config, product: str) -> Path:
         shlex.quote(str(p.relative_to(config.root))) for p in envcache.key_files(config.root)
     )
     path = config.root / ".envrc"
-    from ohnix.lock import write_text_atomic
+    from ohnix.pin.lockfile import write_text_atomic
 
     write_text_atomic(path, ENVRC.format(product=product, watched=watched))
     return path

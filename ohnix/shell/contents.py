@@ -13,10 +13,10 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from ohnix import host
 from ohnix.config import Config, ProductConfig
 from ohnix.errors import RenderError
-from ohnix.lock import Lock
+from ohnix.pin import host
+from ohnix.pin.lockfile import Lock
 from ohnix.products import Product
 
 SYSTEMS = ("x86_64-linux", "aarch64-linux")
@@ -201,7 +201,7 @@ def shell(pc: ProductConfig, config: Config) -> dict[str, Any]:
 
 def data(config: Config, lock: Lock) -> dict[str, Any]:
     """shells.json: everything the Nix library needs besides ohnix.lock."""
-    from ohnix import nar
+    from ohnix.store import nar
 
     host_sha = {p.key: nar.parse_hash(p.hash).hex() for p in lock.pins if p.kind == "host"}
     return {

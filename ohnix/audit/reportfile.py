@@ -19,8 +19,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ohnix.drv import Derivation, Mismatch, Output, verify_closure
 from ohnix.errors import OhnixError
+from ohnix.store.drv import Derivation, Mismatch, Output, verify_closure
 
 SCHEMA = "ohnix-audit"
 VERSION = 1

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ohnix.config import Config
 from ohnix.errors import OhnixError
-from ohnix.lock import write_text_atomic
+from ohnix.pin.lockfile import write_text_atomic
 
 TARGETS = {"github": ".github/workflows/ohnix.yml", "gitlab": ".gitlab-ci.yml"}
 CACHE_DIR = ".nix-cache"
@@ -21,7 +21,7 @@ def render(config: Config, provider: str, products: list[str]) -> tuple[str, str
     names = products or [p.name for p in config.products]
     for name in names:
         config.product(name)
-    from ohnix.render import template_env
+    from ohnix.render.nixfiles import template_env
 
     env = template_env()
     env.filters["yaml_str"] = json.dumps  # a JSON string is a valid YAML scalar

@@ -19,10 +19,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
-from ohnix import host, prefetch, proc
+from ohnix import proc
 from ohnix.config import Config
 from ohnix.errors import LockError, OhnixError
-from ohnix.lock import Lock, Pin, Spec
+from ohnix.pin import host, prefetch
+from ohnix.pin.lockfile import Lock, Pin, Spec
 
 DEFAULT_JOBS = max(4, 2 * (os.cpu_count() or 1))  # I/O-bound: more jobs than cores pays off
 
@@ -348,7 +349,7 @@ def lock_project(
     With keep_going, a failed pin keeps its previous entry (if any) so nothing is lost, and
     the caller reports the failures.
     """
-    from ohnix import lock as lockfile
+    from ohnix.pin import lockfile
 
     old = lockfile.read(config.root)
     res = resolve(

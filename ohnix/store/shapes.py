@@ -11,9 +11,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ohnix.drv import Derivation, Output, drv_name_of, output_path_name
 from ohnix.errors import OhnixError
-from ohnix.nar import STORE_DIR, fixed_output_path, nix32_encode, parse_hash, to_sri
+from ohnix.store.drv import Derivation, Output, drv_name_of, output_path_name
+from ohnix.store.nar import STORE_DIR, fixed_output_path, nix32_encode, parse_hash, to_sri
 
 KNOWN = "Nix 2.8 to 2.34"
 # Content-addressing method names (JSON) and their ATerm `hashAlgo` prefixes.

@@ -21,9 +21,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
-from ohnix import gittree, nar, nix, proc
+from ohnix import proc
 from ohnix.errors import CommandError, OhnixError, PrefetchError
-from ohnix.lock import Pin, Spec
+from ohnix.pin import gittree
+from ohnix.pin.lockfile import Pin, Spec
+from ohnix.store import nar, nix
 
 LS_REMOTE_TIMEOUT_S = 60.0  # a remote that says nothing for a minute is unreachable
 FETCH_TIMEOUT_S = 3600.0  # big repositories and toolchain archives take a while

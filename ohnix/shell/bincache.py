@@ -15,10 +15,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ohnix import envcache, nix, proc, shell
+from ohnix import proc
 from ohnix.config import Config
 from ohnix.errors import OhnixError
-from ohnix.lock import Lock
+from ohnix.pin.lockfile import Lock
+from ohnix.shell import enter, envcache
+from ohnix.store import nix
 
 SYSTEMS = {"x86_64": "x86_64-linux", "aarch64": "aarch64-linux", "arm64": "aarch64-linux"}
 
@@ -30,7 +32,7 @@ def system() -> str:
 
 
 def _lock(config: Config) -> Lock:
-    from ohnix import lock as lockfile
+    from ohnix.pin import lockfile
 
     held = lockfile.read(config.root)
     if held is None:
@@ -56,7 +58,7 @@ def key(config: Config, products: list[str]) -> str:
 
 
 def pin_paths(lock: Lock) -> list[str]:
-    return sorted(path for _, path in shell._pin_paths(lock))
+    return sorted(path for _, path in enter._pin_paths(lock))
 
 
 def paths(config: Config, products: list[str]) -> list[str]:
@@ -65,9 +67,9 @@ def paths(config: Config, products: list[str]) -> list[str]:
     wanted: set[str] = set()
     for product in products:
         config.product(product)
-        shell.ensure_fresh(config, render_now=False)
-        shell.realise(config, product)
-        profile = config.root / shell.ROOTS_DIR / product / "profile"
+        enter.ensure_fresh(config, render_now=False)
+        enter.realise(config, product)
+        profile = config.root / enter.ROOTS_DIR / product / "profile"
         out = proc.run(["nix-store", "--query", "--requisites", str(profile.resolve())])
         wanted.update(out.stdout.split())
     held = _lock(config)
@@ -95,18 +97,18 @@ def _missing_in(url: str, store_paths: list[str]) -> list[str]:
         return []
     out = nix.nix("path-info", "--json", "--store", url, *store_paths,
                   what=f"asking {url} which paths it has").stdout  # fmt: skip
-    from ohnix import nixshapes
+    from ohnix.store import shapes
 
-    have = nixshapes.parse_path_info(out)
+    have = shapes.parse_path_info(out)
     return [p for p in store_paths if p not in have]
 
 
 def _nar_size(store_paths: list[str]) -> int:
     if not store_paths:
         return 0
-    from ohnix import nixshapes
+    from ohnix.store import shapes
 
-    info = nixshapes.parse_path_info(nix.nix("path-info", "--json", *store_paths).stdout)
+    info = shapes.parse_path_info(nix.nix("path-info", "--json", *store_paths).stdout)
     return sum(i.nar_size or 0 for i in info.values())
 
 
@@ -141,11 +143,11 @@ def pull(config: Config, products: list[str], url: str, public_key: str | None) 
     copied = list(available)
     for product in products:
         config.product(product)
-        shell.ensure_fresh(config, render_now=False)
+        enter.ensure_fresh(config, render_now=False)
         res = nix.nix(
             "print-dev-env", "--json", "--option", "extra-substituters", url, *trust,
-            "--profile", str(shell.add_roots(config, product) / "profile"),
-            *shell.installable(product),
+            "--profile", str(enter.add_roots(config, product) / "profile"),
+            *enter.installable(product),
             cwd=config.root, what=f"realising {product} from {url}",
         )  # fmt: skip
         # Nix says "copying path '/nix/store/...' from 'URL'" for each substituted path.

@@ -25,9 +25,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ohnix import __version__
-from ohnix.auditreport import base_name, pname
+from ohnix.audit.reportfile import base_name, pname
 from ohnix.errors import OhnixError
-from ohnix.nar import parse_hash
+from ohnix.store.nar import parse_hash
 
 FORMATS = ("cyclonedx",)
 FETCHERS = {"git": "fetchgit", "github": "fetchzip"}  # nixpkgs functions, per lock kind

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TypeAlias
 
-from ohnix import nar, proc
+from ohnix import proc
 from ohnix.errors import PrefetchError
+from ohnix.store import nar
 
 log = logging.getLogger("ohnix")
 

@@ -4,11 +4,11 @@ The report is built from `nix show-derivation -r` of each shell's `.drv` (evalua
 the rendered flake) and `nix path-info` of the outputs, then mapped back to ohnix's own
 data: shells.json says which tool came from which provider, ohnix.lock which pin each
 came from. It carries every derivation of the closures exactly (so another machine can
-recompute every path from the report alone: auditreport.check), and nothing machine-specific
+recompute every path from the report alone: reportfile.check), and nothing machine-specific
 beyond what is inherently so: no timestamps, no project directory; everything sorted, so
 two renders of the same lock in two directories give byte-identical reports.
 
-Three claims are kept apart (see auditdiff.py): equal `.drv` path (same evaluation),
+Three claims are kept apart (see audit/diff.py): equal `.drv` path (same evaluation),
 equal output paths (same recipe modulo fixed-output details), equal narHash (same bytes).
 """
 
@@ -19,12 +19,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ohnix.auditreport import SCHEMA, VERSION
+from ohnix.audit.reportfile import SCHEMA, VERSION
 from ohnix.config import Config
-from ohnix.drv import Derivation, Mismatch, drv_name_of, verify_closure
 from ohnix.errors import OhnixError
-from ohnix.lock import Lock, Pin
-from ohnix.nar import STORE_DIR, fixed_output_path, parse_hash, to_sri
+from ohnix.pin.lockfile import Lock, Pin
+from ohnix.store.drv import Derivation, Mismatch, drv_name_of, verify_closure
+from ohnix.store.nar import STORE_DIR, fixed_output_path, parse_hash, to_sri
 
 HOST_NOTE = (
     "non-hermetic: executables installed on the machine, pinned by content hash and "
@@ -358,15 +358,17 @@ def assemble(
 
 def build(config: Config, products: Sequence[str], *, verify: bool = False) -> dict[str, Any]:
     """`ohnix audit`: evaluate the rendered flake's shells and report on them."""
-    from ohnix import lock as lockfile
-    from ohnix import nix, render, shell
+    from ohnix.pin import lockfile
+    from ohnix.render import nixfiles
+    from ohnix.shell import enter as shell
+    from ohnix.store import nix
 
     names = list(dict.fromkeys(products)) or [p.name for p in config.products]
     for name in names:
         config.product(name)
     shell.ensure_fresh(config, render_now=False)
     held = lockfile.read(config.root) or Lock()
-    shells_json = json.loads((config.root / render.LIB_DIR / "shells.json").read_text("utf-8"))
+    shells_json = json.loads((config.root / nixfiles.LIB_DIR / "shells.json").read_text("utf-8"))
     system = str(nix.show_config().get("system") or "x86_64-linux")
     every = nix.flake_drvs(f".#devShells.{system}", cwd=config.root)
     missing = [n for n in names if n not in every]

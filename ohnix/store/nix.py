@@ -17,8 +17,8 @@ from ohnix import proc
 from ohnix.errors import OhnixError
 
 if TYPE_CHECKING:
-    from ohnix.drv import Derivation
-    from ohnix.nixshapes import PathInfo
+    from ohnix.store.drv import Derivation
+    from ohnix.store.shapes import PathInfo
 
 FEATURES = ("--extra-experimental-features", "nix-command flakes")
 INSTALL_HINT = (
@@ -94,9 +94,9 @@ def flake_drv(flake_ref: str, *, cwd: Path | None = None) -> str:
     return nix("eval", "--raw", f"{flake_ref}.drvPath", cwd=cwd).stdout.strip()
 
 
-def add_fixed(path: Path, *, recursive: bool, algo: str = "sha256") -> str:
+def add_fixed(path: Path, *, recursive: bool, algo: str = "sha256", what: str | None = None) -> str:
     args = ["nix-store", "--add-fixed", *(["--recursive"] if recursive else []), algo, str(path)]
-    return proc.run(args).stdout.strip()
+    return proc.run(args, what=what).stdout.strip()
 
 
 def restore(nar_chunks: Iterable[bytes], target: Path) -> None:
@@ -132,13 +132,13 @@ def show_derivation(
 ) -> dict[str, Derivation]:
     """Derivations as {.drv path: Derivation}, whatever shape this Nix prints
     (`nix show-derivation` below 2.15, `nix derivation show` from 2.15)."""
-    from ohnix import nixshapes
-    from ohnix.nar import STORE_DIR
+    from ohnix.store import shapes
+    from ohnix.store.nar import STORE_DIR
 
     sub = ("show-derivation",) if version() < (2, 15, 0) else ("derivation", "show")
     out = nix(*sub, *(["--recursive"] if recursive else []), *installables,
               what="reading derivations").stdout  # fmt: skip
-    return nixshapes.parse_show_derivation(
+    return shapes.parse_show_derivation(
         out, nix_version=version_string(), store_dir=store_dir or STORE_DIR
     )
 
@@ -152,15 +152,15 @@ def path_info(
 ) -> dict[str, PathInfo]:
     """`nix path-info --json` as {store path: PathInfo}; paths that are not valid (not
     built, not fetched) are absent from the result."""
-    from ohnix import nixshapes
-    from ohnix.nar import STORE_DIR
+    from ohnix.store import shapes
+    from ohnix.store.nar import STORE_DIR
 
     if not paths:
         return {}
     fmt = ("--json-format", "2") if version() >= (2, 33, 0) else ()
     flags = [*(["--recursive"] if recursive else []), *(["--derivation"] if derivation else [])]
     out = nix("path-info", "--json", *fmt, *flags, *paths, what="reading path info").stdout
-    return nixshapes.parse_path_info(
+    return shapes.parse_path_info(
         out, nix_version=version_string(), store_dir=store_dir or STORE_DIR
     )
 

@@ -16,10 +16,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ohnix import nar, proc
+from ohnix import proc
 from ohnix.config import Config, ProductConfig
 from ohnix.errors import CommandError, OhnixError, PrefetchError
-from ohnix.lock import Lock, Pin, Spec
+from ohnix.pin.lockfile import Lock, Pin, Spec
+from ohnix.store import nar
 
 # The closest Debian cross toolchain for each OpenHarmony triple (package in the comment).
 DEBIAN_PREFIX = {
@@ -181,7 +182,7 @@ def ensure_in_store(lock: Lock) -> None:
     """Check the host tools, and put back the copied builders if the store lost them
     (garbage collection): Nix cannot fetch them itself inside its sandbox."""
     verify(lock)
-    from ohnix import nix
+    from ohnix.store import nix
 
     copied = {store_path(p): p for p in lock.pins if p.kind == "host" and p.url in SANDBOX_BUILDERS}
     valid = set(nix.valid_paths(sorted(copied)))
@@ -191,7 +192,7 @@ def ensure_in_store(lock: Lock) -> None:
 def add_to_store(pins: Iterable[Pin]) -> None:
     """Copy each builder into the store at exactly its pinned path (`nix-store --add-fixed
     --recursive`, which a user of a Nix daemon may run without being trusted)."""
-    from ohnix import nix
+    from ohnix.store import nix
 
     for pin in pins:
         expected = store_path(pin)

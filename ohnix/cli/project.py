@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from ohnix.cliapp import JsonOpt, ProductArg, RenderOpt, app, emit_json, globals_of
+from ohnix.cli.app import JsonOpt, ProductArg, RenderOpt, app, emit_json, globals_of
 from ohnix.errors import OhnixError
 
 
@@ -52,14 +52,15 @@ def lock(
 
     Examples: ohnix lock; ohnix lock --update nixpkgs; ohnix lock --check --offline
     """
-    from ohnix import config, resolve
+    from ohnix import config
+    from ohnix.pin import resolve
 
     cfg = config.load(globals_of(ctx).directory)
     jobs = jobs or resolve.DEFAULT_JOBS
     if names and not update:
         raise typer.BadParameter("pin names are only taken with --update", param_hint="NAME")
     if check:
-        from ohnix import lock as lockfile
+        from ohnix.pin import lockfile
 
         held = lockfile.read(cfg.root)
         if held is None:
@@ -122,10 +123,10 @@ def render(
     Examples: ohnix render; ohnix render --check (CI, pre-commit)
     """
     from ohnix import config
-    from ohnix import render as rendering
+    from ohnix.render import nixfiles
 
     cfg = config.load(globals_of(ctx).directory)
-    report = rendering.render_project(cfg, check=check, dry_run=dry_run)
+    report = nixfiles.render_project(cfg, check=check, dry_run=dry_run)
     if as_json:
         emit_json(report.as_dict())
     else:
@@ -160,9 +161,9 @@ def shell(
     Example: ohnix shell rk3566
     """
     from ohnix import config
-    from ohnix import shell as shells
+    from ohnix.shell import enter
 
-    shells.enter(config.load(globals_of(ctx).directory), product, classic=classic,
+    enter.enter(config.load(globals_of(ctx).directory), product, classic=classic,
                  render_now=render_now)  # fmt: skip
 
 
@@ -187,17 +188,17 @@ def run(
     ohnix run rk3566 --print-env --json
     """
     from ohnix import config
-    from ohnix import shell as shells
+    from ohnix.shell import enter
 
     cfg = config.load(globals_of(ctx).directory)
     if print_env:
-        variables = shells.variables(cfg, product, render_now=render_now)
+        variables = enter.variables(cfg, product, render_now=render_now)
         if as_json:
             emit_json(variables)
         else:
-            sys.stdout.write(shells.export_lines(variables))
+            sys.stdout.write(enter.export_lines(variables))
         return
-    shells.run(cfg, product, list(command or []) + list(ctx.args), render_now=render_now)
+    enter.run(cfg, product, list(command or []) + list(ctx.args), render_now=render_now)
 
 
 @app.command()
@@ -207,9 +208,9 @@ def gc(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     Example: ohnix gc && nix-collect-garbage
     """
     from ohnix import config
-    from ohnix import shell as shells
+    from ohnix.shell import enter
 
-    removed = shells.gc(config.load(globals_of(ctx).directory))
+    removed = enter.gc(config.load(globals_of(ctx).directory))
     if as_json:
         emit_json({"removed": removed})
     else:
@@ -223,9 +224,9 @@ def direnv(ctx: typer.Context, product: ProductArg) -> None:
     Example: ohnix direnv rk3566 && direnv allow
     """
     from ohnix import config
-    from ohnix import shell as shells
+    from ohnix.shell import enter
 
-    path = shells.direnv(config.load(globals_of(ctx).directory), product)
+    path = enter.direnv(config.load(globals_of(ctx).directory), product)
     sys.stdout.write(f"wrote {path}; run `direnv allow`\n")
 
 
@@ -265,8 +266,9 @@ def parity(ctx: typer.Context, product: ProductArg, as_json: JsonOpt = False) ->
 
     Example: ohnix parity rk3568 --json
     """
-    from ohnix import config, parity, ui
-    from ohnix import lock as lockfile
+    from ohnix import config, ui
+    from ohnix.audit import parity
+    from ohnix.pin import lockfile
 
     cfg = config.load(globals_of(ctx).directory)
     held = lockfile.read(cfg.root)

@@ -21,8 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ohnix.auditreport import base_name as _base
-from ohnix.auditreport import check, closure, pname
+from ohnix.audit.reportfile import base_name as _base
+from ohnix.audit.reportfile import check, closure, pname
 
 META = ("schema", "version", "project", "storeDir", "system", "nix", "lock")
 LEVELS = {

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ohnix import shells
 from ohnix.config import Config
 from ohnix.errors import RenderError
-from ohnix.lock import LOCK_NAME, Lock, Pin, write_text_atomic
+from ohnix.pin.lockfile import LOCK_NAME, Lock, Pin, write_text_atomic
+from ohnix.shell import contents
 
 LIB_DIR = "nix/ohnix"
 LIB_FILES = ("default.nix", "host.nix", "nixpkgs.nix", "nixpkgs-src.nix", "prebuilts.nix",
@@ -40,8 +40,9 @@ def nix_str(value: str) -> str:
 
 def library_dir() -> Path:
     """The Nix library: packaged as ohnix/_nix, or the repository's nix/ in a checkout."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "_nix", here.parent / "nix"):
+    package = Path(__file__).resolve().parent.parent  # ohnix/
+    here = package
+    for candidate in (package / "_nix", package.parent / "nix"):
         if (candidate / "default.nix").is_file():
             return candidate
     raise RenderError(f"ohnix's Nix library is missing (looked in {here / '_nix'}).")
@@ -52,7 +53,7 @@ def template_env() -> Any:
     import jinja2
 
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("ohnix", "templates"),
+        loader=jinja2.PackageLoader("ohnix.render", "templates"),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
@@ -102,7 +103,7 @@ def render(config: Config, lock: Lock) -> dict[str, str]:
         raise RenderError(
             f"ohnix.lock has no pin for {', '.join(missing)}.", hint="Run `ohnix lock` first."
         )
-    data = shells.data(config, lock)
+    data = contents.data(config, lock)
     _check_tool_pins(config, lock, data)
     nixpkgs = lock.get("nixpkgs")
     env = template_env()
@@ -143,7 +144,7 @@ def _check_tool_pins(config: Config, lock: Lock, data: dict[str, Any]) -> None:
 
 
 def _needed(config: Config) -> list[Any]:
-    from ohnix import resolve
+    from ohnix.pin import resolve
 
     return resolve.specs(config)
 
@@ -211,9 +212,10 @@ def make_visible(root: Path, created: list[str]) -> list[str]:
 def check_attrs(config: Config, lock: Lock) -> None:
     """Every nixpkgs attribute the shells use must exist at the pinned revision: evaluate
     them against the pinned source (already in the store since `ohnix lock`)."""
-    from ohnix import nar, proc
+    from ohnix import proc
+    from ohnix.store import nar
 
-    attrs = shells.nixpkgs_attrs(config)
+    attrs = contents.nixpkgs_attrs(config)
     pin = lock.get("nixpkgs")
     if not attrs or pin is None:
         return
@@ -258,8 +260,7 @@ class RenderReport:
 def render_project(config: Config, *, check: bool = False, dry_run: bool = False) -> RenderReport:
     """`ohnix render`: refuse a lock that is stale against ohnix.toml, check nixpkgs
     attributes, then write (or, with check/dry_run, only compare)."""
-    from ohnix import lock as lockfile
-    from ohnix import resolve
+    from ohnix.pin import lockfile, resolve
 
     held = lockfile.read(config.root)
     if held is None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ohnix.errors import OhnixError
-from ohnix.nar import STORE_DIR, fixed_output_path, make_store_path, text_path
+from ohnix.store.nar import STORE_DIR, fixed_output_path, make_store_path, text_path
 
 # ATerm is bytes to Nix; surrogateescape carries any non-UTF-8 byte through a round trip.
 ENCODING = "utf-8"

@@ -1,8 +1,8 @@
 """`ohnix bridge`: the bridge build's steps as commands (syscall tables, ABI snapshots).
 
-Thin like ohnix/cli.py: parse arguments, call one core function, print. Importing this
-module must stay cheap (it is imported when the CLI starts): the core modules, and with
-them pyelftools, are imported inside the commands.
+Thin like the other ohnix/cli/ modules: parse arguments, call one core function, print.
+Importing this module must stay cheap (it is imported when the CLI starts): the core
+modules, and with them pyelftools, are imported inside the commands.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from ohnix.cliapp import JsonOpt, emit_json, globals_of
+from ohnix.cli.app import JsonOpt, emit_json, globals_of
 from ohnix.errors import OhnixError
 
 bridge_app = typer.Typer(
@@ -54,7 +54,7 @@ def _path(ctx: typer.Context, path: Path) -> Path:
 
 def _write(path: Path, text: str, what: str) -> None:
     """Write atomically, and not at all when the bytes are unchanged; say which on stderr."""
-    from ohnix.lock import write_text_atomic
+    from ohnix.pin.lockfile import write_text_atomic
 
     try:
         changed = write_text_atomic(path, text)
