@@ -22,9 +22,9 @@ from typing import Any
 from ohnix.audit.reportfile import SCHEMA, VERSION
 from ohnix.config import Config
 from ohnix.errors import OhnixError
-from ohnix.pin.lockfile import Lock, Pin
+from ohnix.pin.lockfile import Lock
 from ohnix.store.drv import Derivation, Mismatch, drv_name_of, verify_closure
-from ohnix.store.nar import STORE_DIR, fixed_output_path, parse_hash, to_sri
+from ohnix.store.nar import STORE_DIR, to_sri
 
 HOST_NOTE = (
     "non-hermetic: executables installed on the machine, pinned by content hash and "
@@ -50,21 +50,6 @@ def store_path_of(value: str, store_dir: str) -> str | None:
         return None
     head = value[len(store_dir) + 1 :].split("/", 1)[0]
     return f"{store_dir}/{head}" if head else None
-
-
-def pin_store_path(pin: Pin, store_dir: str = STORE_DIR) -> str | None:
-    """Where a fetched pin lands: a content-addressed path from its name and hash alone."""
-    if pin.kind == "host":
-        # Only the sandbox builders are copied into the store; other host tools are linked.
-        if pin.nar_hash is None:
-            return None
-        return fixed_output_path(
-            pin.store_name, parse_hash(pin.nar_hash), recursive=True, store_dir=store_dir
-        )
-    recursive = pin.kind != "url" or pin.unpack
-    return fixed_output_path(
-        pin.store_name, parse_hash(pin.hash), recursive=recursive, store_dir=store_dir
-    )
 
 
 def fixed_of(drv: Derivation) -> dict[str, Any] | None:
@@ -228,9 +213,7 @@ def components(
     builder = owner.get(builder_out)
     if builder and builder not in claimed:
         claimed.add(builder)
-        copied = [
-            p for p in lock.pins if p.kind == "host" and pin_store_path(p, store) == builder_out
-        ]
+        copied = [p for p in lock.pins if p.kind == "host" and p.store_path(store) == builder_out]
         result.append(
             _component(
                 "builder",
@@ -255,7 +238,7 @@ def components(
     fod_outs = {o.path: p for p in reach for o in drvs[p].outputs if drvs[p].is_fixed_output}
     used = {p for c in result for p in c["pins"]}
     for pin in lock.pins:
-        sp = pin_store_path(pin, store)
+        sp = pin.store_path(store)
         if sp is None or not (sp in srcs or sp in fod_outs or pin.key in used):
             continue
         result.append(
@@ -310,7 +293,7 @@ def _pins(lock: Lock, nar: Mapping[str, str], store: str) -> dict[str, Any]:
     out = {}
     for pin in lock.pins:
         table = pin.as_table()
-        sp = pin_store_path(pin, store)
+        sp = pin.store_path(store)
         if sp is not None:
             table["storePath"] = sp
             table["narHash"] = nar.get(sp)
@@ -382,7 +365,7 @@ def build(config: Config, products: Sequence[str], *, verify: bool = False) -> d
     drvs = nix.show_derivation(sorted(shells.values()), recursive=True)
     store = next(iter(shells.values())).rsplit("/", 1)[0]
     wanted = {o.path for d in drvs.values() for o in d.outputs if o.path}
-    wanted |= {sp for p in held.pins if (sp := pin_store_path(p, store))}
+    wanted |= {sp for p in held.pins if (sp := p.store_path(store))}
     # Only paths on disk: asking about others would make Nix query substituters.
     present = sorted(p for p in wanted if Path(p).exists())
     nar = {p: info.nar_hash for p, info in nix.path_info(present).items()}

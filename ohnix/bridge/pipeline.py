@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from ohnix import proc
+from ohnix.atomic import write_text_atomic
 from ohnix.config import Config, ProductConfig
 from ohnix.errors import BuildError, OhnixError
-from ohnix.pin.lockfile import write_text_atomic
 from ohnix.shell import envcache
 
 GOARCH_TO_ARCH = {"arm64": "arm64", "arm": "arm", "riscv64": "riscv64", "amd64": "x86_64"}

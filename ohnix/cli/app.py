@@ -9,10 +9,13 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import typer.core
+
+if TYPE_CHECKING:
+    from ohnix.config import Config
 
 # The order `ohnix --help` lists commands in: a user's path through a project.
 ORDER = ("init", "config", "products", "lock", "render", "shell", "run", "build", "bridge",
@@ -59,6 +62,13 @@ class Globals:
 def globals_of(ctx: typer.Context) -> Globals:
     obj = ctx.find_root().obj
     return obj if isinstance(obj, Globals) else Globals(Path.cwd(), 0)
+
+
+def load_project(ctx: typer.Context) -> Config:
+    """The project the command works on: ohnix.toml under -C DIR (default: here), loaded."""
+    from ohnix import config
+
+    return config.load(globals_of(ctx).directory)
 
 
 def emit_json(data: Any) -> None:

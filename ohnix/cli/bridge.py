@@ -54,7 +54,7 @@ def _path(ctx: typer.Context, path: Path) -> Path:
 
 def _write(path: Path, text: str, what: str) -> None:
     """Write atomically, and not at all when the bytes are unchanged; say which on stderr."""
-    from ohnix.pin.lockfile import write_text_atomic
+    from ohnix.atomic import write_text_atomic
 
     try:
         changed = write_text_atomic(path, text)
@@ -165,9 +165,9 @@ def abi_check(
         sys.stdout.write(abi.render_table(changes))
         if breaking:
             n = sum(c.breaking for c in changes)
-            sys.stderr.write(
-                f"ohnix: error: {n} breaking layout change(s) from {old_path} to {new_path}; "
-                "binaries built against one do not match the other.\n"
+            raise OhnixError(
+                f"{n} breaking layout change(s) from {old_path} to {new_path}; "
+                "binaries built against one do not match the other."
             )
     if breaking:
         raise typer.Exit(1)

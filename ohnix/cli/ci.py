@@ -13,7 +13,15 @@ from typing import Annotated, Any
 import typer
 import typer.core
 
-from ohnix.cli.app import JsonOpt, OutputOpt, ProductArg, ProductsArg, app, emit_json, globals_of
+from ohnix.cli.app import (
+    JsonOpt,
+    OutputOpt,
+    ProductArg,
+    ProductsArg,
+    app,
+    emit_json,
+    load_project,
+)
 from ohnix.errors import OhnixError
 
 cache_app = typer.Typer(
@@ -30,10 +38,9 @@ def cache_paths(ctx: typer.Context, products: ProductsArg, as_json: JsonOpt = Fa
 
     Example: ohnix cache paths rk3566 --json
     """
-    from ohnix import config
     from ohnix.shell import bincache
 
-    found = bincache.paths(config.load(globals_of(ctx).directory), products)
+    found = bincache.paths(load_project(ctx), products)
     if as_json:
         emit_json(found)
     else:
@@ -46,10 +53,9 @@ def cache_key(ctx: typer.Context, products: ProductsArg, as_json: JsonOpt = Fals
 
     Example: ohnix cache key rk3566
     """
-    from ohnix import config
     from ohnix.shell import bincache
 
-    value = bincache.key(config.load(globals_of(ctx).directory), products)
+    value = bincache.key(load_project(ctx), products)
     if as_json:
         emit_json({"key": value})
     else:
@@ -81,10 +87,9 @@ def cache_push(
 
     Example: ohnix cache push --to file:///tmp/nix-cache rk3566
     """
-    from ohnix import config
     from ohnix.shell import bincache
 
-    _transfer_out(bincache.push(config.load(globals_of(ctx).directory), products, to, secret_key),
+    _transfer_out(bincache.push(load_project(ctx), products, to, secret_key),
                   as_json)  # fmt: skip
 
 
@@ -102,12 +107,9 @@ def cache_pull(
 
     Example: ohnix cache pull --from file:///tmp/nix-cache rk3566
     """
-    from ohnix import config
     from ohnix.shell import bincache
 
-    _transfer_out(
-        bincache.pull(config.load(globals_of(ctx).directory), products, source, public_key), as_json
-    )
+    _transfer_out(bincache.pull(load_project(ctx), products, source, public_key), as_json)
 
 
 @app.command()
@@ -122,10 +124,9 @@ def ci(
 
     Example: ohnix ci github
     """
-    from ohnix import config
     from ohnix.render import workflow
 
-    path = workflow.write(config.load(globals_of(ctx).directory), provider, list(products or []))
+    path = workflow.write(load_project(ctx), provider, list(products or []))
     sys.stdout.write(f"wrote {path}\n")
 
 
@@ -175,11 +176,10 @@ def audit_report(
 
     Examples: ohnix audit rk3566 --verify; ohnix audit --json -o audit.json
     """
-    from ohnix import config
+    from ohnix.atomic import write_text_atomic
     from ohnix.audit import collect, reportfile
-    from ohnix.pin.lockfile import write_text_atomic
 
-    report = collect.build(config.load(globals_of(ctx).directory), list(products or []),
+    report = collect.build(load_project(ctx), list(products or []),
                          verify=verify)  # fmt: skip
     if output is not None:
         write_text_atomic(output, reportfile.dumps(report))
@@ -246,12 +246,11 @@ def sbom(
 
     Example: ohnix sbom rk3566 -o rk3566.cdx.json
     """
-    from ohnix import config
+    from ohnix.atomic import write_text_atomic
     from ohnix.audit import collect
     from ohnix.audit import sbom as sboms
-    from ohnix.pin.lockfile import write_text_atomic
 
-    report = collect.build(config.load(globals_of(ctx).directory), [product])
+    report = collect.build(load_project(ctx), [product])
     text = sboms.cyclonedx(report, product) if fmt is SbomFormat.cyclonedx else ""
     if output is None:
         sys.stdout.write(text)

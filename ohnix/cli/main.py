@@ -16,7 +16,7 @@ import typer.core
 
 from ohnix import __version__
 from ohnix.cli import ci, project
-from ohnix.cli.app import Globals, JsonOpt, app, emit_json, globals_of
+from ohnix.cli.app import Globals, JsonOpt, app, emit_json, globals_of, load_project
 from ohnix.cli.bridge import bridge_app
 from ohnix.errors import OhnixError
 
@@ -118,7 +118,7 @@ def show_config(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """
     from ohnix import config
 
-    cfg = config.load(globals_of(ctx).directory)
+    cfg = load_project(ctx)
     data = config.as_dict(cfg)
     if as_json:
         emit_json(data)

@@ -11,8 +11,8 @@ from typing import Annotated
 
 import typer
 
-from ohnix.cli.app import JsonOpt, ProductArg, RenderOpt, app, emit_json, globals_of
-from ohnix.errors import OhnixError
+from ohnix.cli.app import JsonOpt, ProductArg, RenderOpt, app, emit_json, load_project
+from ohnix.errors import LockError, RenderError
 
 
 @app.command()
@@ -52,31 +52,27 @@ def lock(
 
     Examples: ohnix lock; ohnix lock --update nixpkgs; ohnix lock --check --offline
     """
-    from ohnix import config
     from ohnix.pin import resolve
 
-    cfg = config.load(globals_of(ctx).directory)
+    cfg = load_project(ctx)
     jobs = jobs or resolve.DEFAULT_JOBS
     if names and not update:
         raise typer.BadParameter("pin names are only taken with --update", param_hint="NAME")
     if check:
         from ohnix.pin import lockfile
 
-        held = lockfile.read(cfg.root)
-        if held is None:
-            raise OhnixError(f"No {lockfile.LOCK_NAME} in {cfg.root}.", hint="Run `ohnix lock`.")
+        held = lockfile.require(cfg.root)
         drift = resolve.check(cfg, held, offline=offline, jobs=jobs)
         if as_json:
             emit_json({"ok": not drift, "drift": [vars(d) for d in drift]})
+            if drift:
+                raise typer.Exit(1)
         elif drift:
-            sys.stderr.write(
-                f"ohnix: error: {len(drift)} pin(s) do not match; run "
-                "`ohnix lock --update NAME` for each after checking why.\n"
+            raise LockError(
+                f"{len(drift)} pin(s) do not match; run `ohnix lock --update NAME` for each "
+                "after checking why.\n"
+                + "\n".join(f"{d.key}: {d.problem}: {d.detail}" for d in drift)
             )
-            for d in drift:
-                sys.stderr.write(f"{d.key}: {d.problem}: {d.detail}\n")
-        if drift:
-            raise typer.Exit(1)
         if not as_json:
             sys.stdout.write(f"{lockfile.LOCK_NAME} matches ohnix.toml and every source\n")
         return
@@ -98,12 +94,11 @@ def lock(
     else:
         ui.lock_report(report)
     if report.failed:
-        sys.stderr.write(
-            f"ohnix: error: {len(report.failed)} pin(s) failed: "
+        raise LockError(
+            f"{len(report.failed)} pin(s) failed: "
             + ", ".join(o.key for o in report.failed)
-            + "; the others were pinned, and each failed pin kept its previous entry.\n"
+            + "; the others were pinned, and each failed pin kept its previous entry."
         )
-        raise typer.Exit(1)
 
 
 @app.command()
@@ -122,11 +117,10 @@ def render(
 
     Examples: ohnix render; ohnix render --check (CI, pre-commit)
     """
-    from ohnix import config
-    from ohnix.render import nixfiles
+    from ohnix.render import project
 
-    cfg = config.load(globals_of(ctx).directory)
-    report = nixfiles.render_project(cfg, check=check, dry_run=dry_run)
+    cfg = load_project(ctx)
+    report = project.render_project(cfg, check=check, dry_run=dry_run)
     if as_json:
         emit_json(report.as_dict())
     else:
@@ -140,11 +134,10 @@ def render(
     if check and report.diff:
         if not as_json:
             sys.stdout.write(report.diff)
-        sys.stderr.write(
-            "ohnix: error: the rendered files differ from ohnix.toml/ohnix.lock; "
-            "run `ohnix render` and commit the result.\n"
+        raise RenderError(
+            "the rendered files differ from ohnix.toml/ohnix.lock; "
+            "run `ohnix render` and commit the result."
         )
-        raise typer.Exit(1)
 
 
 @app.command()
@@ -160,10 +153,9 @@ def shell(
 
     Example: ohnix shell rk3566
     """
-    from ohnix import config
     from ohnix.shell import enter
 
-    enter.enter(config.load(globals_of(ctx).directory), product, classic=classic,
+    enter.enter(load_project(ctx), product, classic=classic,
                  render_now=render_now)  # fmt: skip
 
 
@@ -187,10 +179,9 @@ def run(
     Examples: ohnix run qemu-arm64-linux-min -- sh -c '$CC --version';
     ohnix run rk3566 --print-env --json
     """
-    from ohnix import config
     from ohnix.shell import enter
 
-    cfg = config.load(globals_of(ctx).directory)
+    cfg = load_project(ctx)
     if print_env:
         variables = enter.variables(cfg, product, render_now=render_now)
         if as_json:
@@ -207,10 +198,9 @@ def gc(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
     Example: ohnix gc && nix-collect-garbage
     """
-    from ohnix import config
     from ohnix.shell import enter
 
-    removed = enter.gc(config.load(globals_of(ctx).directory))
+    removed = enter.gc(load_project(ctx))
     if as_json:
         emit_json({"removed": removed})
     else:
@@ -223,10 +213,9 @@ def direnv(ctx: typer.Context, product: ProductArg) -> None:
 
     Example: ohnix direnv rk3566 && direnv allow
     """
-    from ohnix import config
     from ohnix.shell import enter
 
-    path = enter.direnv(config.load(globals_of(ctx).directory), product)
+    path = enter.direnv(load_project(ctx), product)
     sys.stdout.write(f"wrote {path}; run `direnv allow`\n")
 
 
@@ -247,10 +236,10 @@ def build(
 
     Example: ohnix build qemu-arm64-linux-min
     """
-    from ohnix import config, ui
+    from ohnix import ui
     from ohnix.bridge import pipeline
 
-    cfg = config.load(globals_of(ctx).directory)
+    cfg = load_project(ctx)
     on_step = None if as_json else ui.build_step
     report = pipeline.build(cfg, product, update_abi=update_abi, render_now=render_now,
                             on_step=on_step)  # fmt: skip
@@ -266,15 +255,12 @@ def parity(ctx: typer.Context, product: ProductArg, as_json: JsonOpt = False) ->
 
     Example: ohnix parity rk3568 --json
     """
-    from ohnix import config, ui
+    from ohnix import ui
     from ohnix.audit import parity
     from ohnix.pin import lockfile
 
-    cfg = config.load(globals_of(ctx).directory)
-    held = lockfile.read(cfg.root)
-    if held is None:
-        raise OhnixError(f"No ohnix.lock in {cfg.root}.", hint="Run `ohnix lock` first.")
-    data = parity.report(cfg, held, product)
+    cfg = load_project(ctx)
+    data = parity.report(cfg, lockfile.require(cfg.root), product)
     if as_json:
         emit_json(data)
     else:

@@ -149,11 +149,12 @@ def copied_nar(pin: Pin, data: bytes) -> bytes:
     return nar.memory_nar({b"bin": {SANDBOX_BUILDERS[pin.url].encode(): data}})
 
 
-def store_path(pin: Pin) -> str:
-    """Where a copied builder lives in the store (a recursive fixed-output path)."""
-    if pin.nar_hash is None:
+def builder_path(pin: Pin) -> str:
+    """Where a copied builder lives in the store (`Pin.store_path`), which it must have."""
+    path = pin.store_path()
+    if path is None:
         raise OhnixError(f"ohnix.lock: `{pin.key}` has no nar_hash.", hint="Run `ohnix lock`.")
-    return nar.fixed_output_path(pin.store_name, nar.parse_hash(pin.nar_hash), recursive=True)
+    return path
 
 
 def unchanged(pin: Pin) -> bool:
@@ -184,7 +185,8 @@ def ensure_in_store(lock: Lock) -> None:
     verify(lock)
     from ohnix.store import nix
 
-    copied = {store_path(p): p for p in lock.pins if p.kind == "host" and p.url in SANDBOX_BUILDERS}
+    builders = [p for p in lock.pins if p.kind == "host" and p.url in SANDBOX_BUILDERS]
+    copied = {builder_path(p): p for p in builders}
     valid = set(nix.valid_paths(sorted(copied)))
     add_to_store([p for path, p in copied.items() if path not in valid])
 
@@ -195,7 +197,7 @@ def add_to_store(pins: Iterable[Pin]) -> None:
     from ohnix.store import nix
 
     for pin in pins:
-        expected = store_path(pin)
+        expected = builder_path(pin)
         if Path(expected).exists():
             continue
         work = Path(tempfile.mkdtemp(prefix="ohnix-builder-"))

@@ -114,11 +114,7 @@ def _pin(spec: Spec, digest: bytes, **found: object) -> Pin:
         spec=spec.digest(),
         store_name=spec.store_name,
         ref=spec.ref,
-        unpack=spec.unpack,
-        submodules=spec.submodules,
-        deep_clone=spec.deep_clone,
-        leave_dot_git=spec.leave_dot_git,
-        lfs=spec.lfs,
+        **spec.fetch_flags(),
         **found,  # type: ignore[arg-type]
     )
 

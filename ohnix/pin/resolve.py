@@ -83,11 +83,7 @@ def specs(config: Config) -> list[Spec]:
                 ref=s.ref,
                 rev=s.rev,
                 store_name=s.store_name or "source",
-                unpack=s.unpack,
-                submodules=s.submodules,
-                deep_clone=s.deep_clone,
-                leave_dot_git=s.leave_dot_git,
-                lfs=s.lfs,
+                **s.fetch_flags(),
             )
         )
     if config.uses("ohos-prebuilts"):
@@ -245,6 +241,12 @@ class Drift:
     key: str
     problem: str  # "missing" | "extra" | "stale-spec" | "ref-moved" | "hash-mismatch" | "failed"
     detail: str
+
+
+def stale(config: Config, lock: Lock) -> list[Drift]:
+    """What makes the lock out of date with ohnix.toml, offline (a moved ref or a changed
+    remote is not): the check `ohnix render` and entering a shell make before anything."""
+    return [d for d in check(config, lock, offline=True) if d.problem != "hash-mismatch"]
 
 
 def check(config: Config, lock: Lock, *, offline: bool, jobs: int = DEFAULT_JOBS) -> list[Drift]:

@@ -1,5 +1,5 @@
-"""`ohnix render`: Lock + Config -> {path: text} (pure), and a writer that reports
-create / identical / update per file.
+"""The rendered Nix files: Lock + Config -> {path: text}, pure (no file written, no
+command run; writer.py writes them, project.py is `ohnix render` as a whole).
 
 Rendered Nix reads ohnix.lock and shells.json as data; the only literals (the flake's
 description and nixpkgs URL) go through the one `nix_str` filter.
@@ -7,16 +7,14 @@ description and nixpkgs URL) go through the one `nix_str` filter.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ohnix.config import Config
 from ohnix.errors import RenderError
-from ohnix.pin.lockfile import LOCK_NAME, Lock, Pin, write_text_atomic
+from ohnix.pin.lockfile import Lock, Pin
 from ohnix.shell import contents
 
 LIB_DIR = "nix/ohnix"
@@ -147,141 +145,3 @@ def _needed(config: Config) -> list[Any]:
     from ohnix.pin import resolve
 
     return resolve.specs(config)
-
-
-@dataclass(frozen=True)
-class FileResult:
-    path: str
-    status: str  # "create" | "identical" | "update"
-
-
-def plan(root: Path, files: dict[str, str]) -> list[FileResult]:
-    out = []
-    for rel, text in files.items():
-        path = root / rel
-        if not path.exists():
-            status = "create"
-        else:
-            status = "identical" if path.read_text(encoding="utf-8") == text else "update"
-        out.append(FileResult(rel, status))
-    return out
-
-
-def write(root: Path, files: dict[str, str]) -> list[FileResult]:
-    results = plan(root, files)
-    for r in results:
-        if r.status != "identical":
-            path = root / r.path
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_text_atomic(path, files[r.path])
-    return results
-
-
-def diff(root: Path, files: dict[str, str]) -> str:
-    """A unified diff of what is on disk against what would be rendered."""
-    chunks = []
-    for r in plan(root, files):
-        if r.status == "identical":
-            continue
-        path = root / r.path
-        old = path.read_text(encoding="utf-8").splitlines(keepends=True) if path.exists() else []
-        new = files[r.path].splitlines(keepends=True)
-        chunks.append("".join(difflib.unified_diff(old, new, f"a/{r.path}", f"b/{r.path}")))
-    return "".join(chunks)
-
-
-def make_visible(root: Path, created: list[str]) -> list[str]:
-    """In a git work tree, untracked files are invisible to flakes: mark newly created
-    ones intent-to-add (`git add -N`). Returns the paths so marked."""
-    from ohnix import proc
-
-    if not created or proc.which("git") is None:
-        return []
-    inside = proc.run(["git", "-C", str(root), "rev-parse", "--is-inside-work-tree"],
-                      check=False)  # fmt: skip
-    if inside.returncode != 0 or inside.stdout.strip() != "true":
-        return []
-    wanted = [*created, LOCK_NAME] if (root / LOCK_NAME).exists() else created
-    status = proc.run(["git", "-C", str(root), "ls-files", "--", *wanted]).stdout.split()
-    untracked = [p for p in wanted if p not in status]
-    if untracked:
-        proc.run(["git", "-C", str(root), "add", "--intent-to-add", "--", *untracked])
-    return untracked
-
-
-def check_attrs(config: Config, lock: Lock) -> None:
-    """Every nixpkgs attribute the shells use must exist at the pinned revision: evaluate
-    them against the pinned source (already in the store since `ohnix lock`)."""
-    from ohnix import proc
-    from ohnix.store import nar
-
-    attrs = contents.nixpkgs_attrs(config)
-    pin = lock.get("nixpkgs")
-    if not attrs or pin is None:
-        return
-    src = nar.source_path("source", nar.parse_hash(pin.hash))
-    if not Path(src).exists():
-        raise RenderError(
-            f"The pinned nixpkgs ({pin.url} {pin.rev or ''}) is not in the Nix store "
-            f"({src}), so its attributes cannot be checked.",
-            hint="Run `ohnix lock --update nixpkgs` to fetch it again.",
-        )
-    out = proc.run(
-        ["nix-instantiate", "--eval", "--strict", "--json", library_dir() / "check-attrs.nix",
-         "--argstr", "src", src, "--argstr", "attrs", json.dumps(attrs)],
-        what="checking nixpkgs attributes",
-    ).stdout  # fmt: skip
-    missing = json.loads(out)
-    if missing:
-        raise RenderError(
-            f"The pinned nixpkgs ({pin.url} at {pin.rev or pin.hash}) has no attribute "
-            f"{', '.join(f'`{a}`' for a in missing)}.",
-            hint="Choose a toolchain it has in ohnix.toml ([toolchain] llvm/go), or pin "
-            "another nixpkgs and run `ohnix lock --update nixpkgs`.",
-        )
-
-
-@dataclass(frozen=True)
-class RenderReport:
-    files: tuple[FileResult, ...]
-    visible: tuple[str, ...]  # newly marked intent-to-add in git
-    diff: str  # with check: what differs
-    written: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "files": [{"path": f.path, "status": f.status} for f in self.files],
-            "git_intent_to_add": list(self.visible),
-            "written": self.written,
-            "diff": self.diff,
-        }
-
-
-def render_project(config: Config, *, check: bool = False, dry_run: bool = False) -> RenderReport:
-    """`ohnix render`: refuse a lock that is stale against ohnix.toml, check nixpkgs
-    attributes, then write (or, with check/dry_run, only compare)."""
-    from ohnix.pin import lockfile, resolve
-
-    held = lockfile.read(config.root)
-    if held is None:
-        raise RenderError(f"No {LOCK_NAME} in {config.root}.", hint="Run `ohnix lock` first.")
-    stale = [d for d in resolve.check(config, held, offline=True) if d.problem != "hash-mismatch"]
-    if stale:
-        raise RenderError(
-            f"{config.root / LOCK_NAME} is out of date with ohnix.toml: "
-            + "; ".join(f"{d.key} {d.detail}" for d in stale)
-            + ".",
-            hint="Run `ohnix lock` to update it, then render again.",
-        )
-    files = render(config, held)
-    if check or dry_run:
-        results = tuple(plan(config.root, files))
-        return RenderReport(results, (), diff(config.root, files) if check else "", False)
-    check_attrs(config, held)
-    results = tuple(write(config.root, files))
-    created = [r.path for r in results if r.status == "create"]
-    visible = tuple(make_visible(config.root, created))
-    return RenderReport(results, visible, "", any(r.status != "identical" for r in results))
-
-
-__all__ = ["LOCK_NAME", "FileResult", "diff", "nix_str", "plan", "render", "write"]

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ohnix.atomic import write_text_atomic
 from ohnix.config import Config
 from ohnix.errors import OhnixError
-from ohnix.pin.lockfile import write_text_atomic
 
 TARGETS = {"github": ".github/workflows/ohnix.yml", "gitlab": ".gitlab-ci.yml"}
 CACHE_DIR = ".nix-cache"

@@ -17,7 +17,6 @@ from typing import Any
 
 from ohnix import proc
 from ohnix.config import Config
-from ohnix.errors import OhnixError
 from ohnix.pin.lockfile import Lock
 from ohnix.shell import enter, envcache
 from ohnix.store import nix
@@ -34,10 +33,7 @@ def system() -> str:
 def _lock(config: Config) -> Lock:
     from ohnix.pin import lockfile
 
-    held = lockfile.read(config.root)
-    if held is None:
-        raise OhnixError(f"No ohnix.lock in {config.root}.", hint="Run `ohnix lock` first.")
-    return held
+    return lockfile.require(config.root)
 
 
 def key(config: Config, products: list[str]) -> str:
@@ -58,7 +54,7 @@ def key(config: Config, products: list[str]) -> str:
 
 
 def pin_paths(lock: Lock) -> list[str]:
-    return sorted(path for _, path in enter._pin_paths(lock))
+    return sorted(lock.fetched_paths().values())
 
 
 def paths(config: Config, products: list[str]) -> list[str]:

@@ -18,9 +18,9 @@ from pathlib import Path
 from ohnix import proc
 from ohnix.config import Config
 from ohnix.errors import OhnixError
-from ohnix.pin.lockfile import Lock, Pin
+from ohnix.pin.lockfile import Lock
 from ohnix.shell import envcache
-from ohnix.store import nar, nix
+from ohnix.store import nix
 
 ROOTS_DIR = envcache.ROOTS_DIR
 
@@ -37,16 +37,16 @@ class Freshness:
 
 def freshness(config: Config) -> Freshness:
     from ohnix.pin import lockfile, resolve
-    from ohnix.render import nixfiles
+    from ohnix.render import nixfiles, writer
 
     held = lockfile.read(config.root)
     if held is None:
         return Freshness((), ("ohnix.lock is missing",))
-    drift = [d for d in resolve.check(config, held, offline=True) if d.problem != "hash-mismatch"]
+    drift = resolve.stale(config, held)
     if drift:
         return Freshness((), tuple(f"{d.key}: {d.detail}" for d in drift))
     files = nixfiles.render(config, held)
-    stale = tuple(r.path for r in nixfiles.plan(config.root, files) if r.status != "identical")
+    stale = tuple(r.path for r in writer.plan(config.root, files) if r.status != "identical")
     return Freshness(stale, ())
 
 
@@ -61,31 +61,14 @@ def ensure_fresh(config: Config, *, render_now: bool) -> None:
     if not state.stale_files:
         return
     if render_now:
-        from ohnix.render import nixfiles
+        from ohnix.render import project
 
-        nixfiles.render_project(config)
+        project.render_project(config)
         return
     raise OhnixError(
         f"The rendered Nix files are missing or out of date ({', '.join(state.stale_files)}).",
         hint="Run `ohnix render`, or pass --render to render before entering.",
     )
-
-
-def _pin_paths(lock: Lock) -> list[tuple[str, str]]:
-    """Store paths of the pins the shells fetch at evaluation time (flake inputs and
-    sources), which a profile does not root."""
-    out = []
-    for pin in lock.pins:
-        if pin.kind == "host":
-            continue
-        out.append((pin.key.replace("/", "-"), _store_path(pin)))
-    return out
-
-
-def _store_path(pin: Pin) -> str:
-    digest = nar.parse_hash(pin.hash)
-    recursive = pin.kind != "url" or pin.unpack
-    return nar.fixed_output_path(pin.store_name, digest, recursive=recursive)
 
 
 def add_roots(config: Config, product: str) -> Path:
@@ -97,8 +80,9 @@ def add_roots(config: Config, product: str) -> Path:
     roots.mkdir(parents=True, exist_ok=True)
     held = lockfile.read(config.root)
     host.ensure_in_store(held or Lock())
-    for name, path in _pin_paths(held or Lock()):
+    for key, path in (held or Lock()).fetched_paths().items():
         if Path(path).exists():
+            name = key.replace("/", "-")
             proc.run(["nix-store", "--add-root", roots / name, "--indirect", "--realise", path])
     return roots
 
@@ -206,7 +190,7 @@ def direnv(config: Config, product: str) -> Path:
         shlex.quote(str(p.relative_to(config.root))) for p in envcache.key_files(config.root)
     )
     path = config.root / ".envrc"
-    from ohnix.pin.lockfile import write_text_atomic
+    from ohnix.atomic import write_text_atomic
 
     write_text_atomic(path, ENVRC.format(product=product, watched=watched))
     return path

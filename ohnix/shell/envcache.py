@@ -17,11 +17,11 @@ import shlex
 import shutil
 import signal
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from ohnix import __version__
+from ohnix.atomic import write_text_atomic
 
 CACHE_DIR = ".ohnix/env"
 ROOTS_DIR = ".ohnix/roots"  # per product: the `profile` GC root holding the shell's closure
@@ -133,10 +133,7 @@ def store(
     path.parent.mkdir(parents=True, exist_ok=True)
     entry = {"schema": SCHEMA, "key": k, "product": product, "nix": nix_identity(),
              "nix_version": nix_version, "variables": variables}  # fmt: skip
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{product}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(entry, fh, sort_keys=True)
-    Path(tmp).replace(path)
+    write_text_atomic(path, json.dumps(entry, sort_keys=True))
     return path
 
 

@@ -94,6 +94,18 @@ def flake_drv(flake_ref: str, *, cwd: Path | None = None) -> str:
     return nix("eval", "--raw", f"{flake_ref}.drvPath", cwd=cwd).stdout.strip()
 
 
+def missing_attrs(check_file: Path, src: str, attrs: list[str]) -> list[str]:
+    """Which of `attrs` the nixpkgs source `src` lacks: `check_file` (the Nix library's
+    check-attrs.nix) evaluated with `nix-instantiate --eval`."""
+    out = proc.run(
+        ["nix-instantiate", "--eval", "--strict", "--json", check_file,
+         "--argstr", "src", src, "--argstr", "attrs", json.dumps(attrs)],
+        what="checking nixpkgs attributes",
+    ).stdout  # fmt: skip
+    missing: list[str] = json.loads(out)
+    return missing
+
+
 def add_fixed(path: Path, *, recursive: bool, algo: str = "sha256", what: str | None = None) -> str:
     args = ["nix-store", "--add-fixed", *(["--recursive"] if recursive else []), algo, str(path)]
     return proc.run(args, what=what).stdout.strip()
