@@ -345,9 +345,7 @@ def test_nix_develop_runs_the_compiler_and_keeps_flake_lock(
         )
     else:
         assert lines[0].endswith("/bin/aarch64-linux-gnu-gcc")
-        pin = tomllib.loads((root / "ohnix.lock").read_text())["host"][
-            "aarch64-linux-gnu-gcc"
-        ]
+        pin = tomllib.loads((root / "ohnix.lock").read_text())["host"]["aarch64-linux-gnu-gcc"]
         # The same compiler ohnix.lock pinned (gcc names itself after argv[0]).
         assert lines[1].split(" ", 1)[1] == pin["version"].split(" ", 1)[1]
     assert lines[-1] == provider
