@@ -10,14 +10,28 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import GIT_IDENTITY, Ohnix, run_ohnix
+
 NIX_TOOLS = ("nix", "nix-instantiate", "nix-store", "nix-hash")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def git_identity() -> Iterator[None]:
+    """Every git command of the session (the tests', ohnix's, Nix's fetchGit) commits as
+    the same test identity and reads no user or system configuration."""
+    old = {k: os.environ.get(k) for k in GIT_IDENTITY}
+    os.environ.update(GIT_IDENTITY)
+    yield
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -67,22 +81,6 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-def run_ohnix(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run the real CLI in a subprocess, so exit codes and stderr are what a user sees."""
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "ohnix", *args],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
 @pytest.fixture
-def ohnix() -> Callable[..., subprocess.CompletedProcess[str]]:
+def ohnix() -> Ohnix:
     return run_ohnix

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,21 +17,16 @@ from ohnix import proc
 from ohnix.audit import collect, diff, reportfile
 from ohnix.pin.lockfile import Lock
 from ohnix.store import drv, nix
-from tests.conftest import run_ohnix
-from tests.helpers import SANDBOX_OFF
+from tests.helpers import SANDBOX_OFF, Ohnix, ok_stdout, run_ohnix
 
 PRODUCT = "qemu-arm64-linux-min"
 DATA = Path(__file__).parent / "data" / "nix-json"
 FAKE_NIXPKGS = Path(__file__).parent / "nixpkgs"
-Ohnix = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def git(cwd: Path, *args: str) -> None:
-    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.org",
-               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.org",
-               GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=os.devnull)  # fmt: skip
-    subprocess.run(["git", "-c", "init.defaultBranch=main", *args], cwd=cwd, env=env,
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(["git", "-c", "init.defaultBranch=main", *args], cwd=cwd, check=True,
+                   capture_output=True)  # the identity: conftest.git_identity  # fmt: skip
 
 
 def make_repo(path: Path, files: dict[str, str]) -> str:
@@ -47,21 +40,18 @@ def make_repo(path: Path, files: dict[str, str]) -> str:
     return f"file://{path}"
 
 
-def ok(res: subprocess.CompletedProcess[str]) -> str:
-    assert res.returncode == 0, res.stdout + res.stderr
-    return res.stdout
-
-
 def setup_project(root: Path, toml: str) -> Path:
     root.mkdir(parents=True)
     (root / "ohnix.toml").write_text(toml)
-    ok(run_ohnix("-C", str(root), "lock"))
-    ok(run_ohnix("-C", str(root), "render"))
+    ok_stdout(run_ohnix("-C", str(root), "lock"))
+    ok_stdout(run_ohnix("-C", str(root), "render"))
     return root
 
 
 def report_of(root: Path, *args: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(ok(run_ohnix("-C", str(root), "audit", *args, "--json")))
+    data: dict[str, Any] = json.loads(
+        ok_stdout(run_ohnix("-C", str(root), "audit", *args, "--json"))
+    )
     return data
 
 
@@ -83,13 +73,13 @@ def host_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.nix
 def test_reports_from_two_directories_are_identical(host_project: Path, tmp_path: Path) -> None:
     other = copy_project(host_project, tmp_path / "elsewhere" / "two")
-    ok(run_ohnix("-C", str(host_project), "audit", PRODUCT, "-o", str(tmp_path / "a.json")))
-    ok(run_ohnix("-C", str(other), "audit", PRODUCT, "-o", str(tmp_path / "b.json")))
+    ok_stdout(run_ohnix("-C", str(host_project), "audit", PRODUCT, "-o", str(tmp_path / "a.json")))
+    ok_stdout(run_ohnix("-C", str(other), "audit", PRODUCT, "-o", str(tmp_path / "b.json")))
     a, b = (tmp_path / "a.json").read_bytes(), (tmp_path / "b.json").read_bytes()
     assert a == b
     assert str(host_project).encode() not in a and b"elsewhere" not in a
     assert json.loads(a) == report_of(other, PRODUCT)  # --json prints the same report
-    diffed = json.loads(ok(run_ohnix("audit", "diff", str(tmp_path / "a.json"),
+    diffed = json.loads(ok_stdout(run_ohnix("audit", "diff", str(tmp_path / "a.json"),
                                      str(tmp_path / "b.json"), "--json")))  # fmt: skip
     assert diffed["identical"] is True
 
@@ -126,7 +116,7 @@ def test_report_describes_the_shell(host_project: Path) -> None:
             assert out["narHash"] == (info[out["path"]].nar_hash if info else None)
     # The pin no shell uses is in `pins` (with its store path and narHash), not a component.
     assert report["pins"]["sources/x"]["narHash"] == report["pins"]["sources/x"]["hash"]
-    human = ok(run_ohnix("-C", str(host_project), "audit", PRODUCT))
+    human = ok_stdout(run_ohnix("-C", str(host_project), "audit", PRODUCT))
     assert "[NON-HERMETIC]" in human and "pins no audited shell uses: sources/x" in human
 
 
@@ -150,10 +140,10 @@ def test_changing_one_host_pin(host_project: Path, tmp_path: Path) -> None:
     old = report_of(host_project)["pins"]["host/go"]["hash"]
     # A new Go on this machine, simulated: the pinned content hash changes.
     (other / "ohnix.lock").write_text(lock_text.replace(old, "sha256-" + "B" * 43 + "="))
-    ok(run_ohnix("-C", str(other), "render"))
+    ok_stdout(run_ohnix("-C", str(other), "render"))
     (tmp_path / "a.json").write_text(json.dumps(report_of(host_project)))
     (tmp_path / "b.json").write_text(json.dumps(report_of(other)))
-    d = json.loads(ok(run_ohnix("audit", "diff", str(tmp_path / "a.json"),
+    d = json.loads(ok_stdout(run_ohnix("audit", "diff", str(tmp_path / "a.json"),
                                 str(tmp_path / "b.json"), "--json")))  # fmt: skip
     assert set(d["pins"]) == {"host/go"}
     assert d["pins"]["host/go"]["reaches"] == {PRODUCT: ["host-tools", "shell"]}
@@ -162,7 +152,9 @@ def test_changing_one_host_pin(host_project: Path, tmp_path: Path) -> None:
     assert cause["components"] == ["host-tools", "shell"]
     assert {c["name"] for c in cause["changes"]} == {"toolHashes", "toolSha256s"}
     assert cause["pins"] == [{"key": "host/go", "evidence": "value"}]
-    human = ok(run_ohnix("audit", "diff", str(tmp_path / "a.json"), str(tmp_path / "b.json")))
+    human = ok_stdout(
+        run_ohnix("audit", "diff", str(tmp_path / "a.json"), str(tmp_path / "b.json"))
+    )
     assert "pin host/go changed" in human and "output paths changed" in human
 
 
@@ -175,8 +167,8 @@ def test_changing_a_pin_no_shell_uses(host_project: Path, tmp_path: Path) -> Non
     url = make_repo(clone, {"README": "changed\n"})
     toml = (other / "ohnix.toml").read_text().replace(f"file://{repo}", url)
     (other / "ohnix.toml").write_text(toml)
-    ok(run_ohnix("-C", str(other), "lock"))
-    ok(run_ohnix("-C", str(other), "render"))
+    ok_stdout(run_ohnix("-C", str(other), "lock"))
+    ok_stdout(run_ohnix("-C", str(other), "render"))
     a, b = report_of(host_project), report_of(other)
     d = diff.diff(a, b)
     assert set(d["pins"]) == {"sources/x"}
@@ -197,8 +189,8 @@ def test_changing_a_source_pin_reaches_go(tmp_path: Path) -> None:
     assert a["verified"]["mismatches"] == []
     two = copy_project(one, tmp_path / "two")
     make_repo(tmp_path / "patches", {"0002-b.patch": "--- b\n"})
-    ok(run_ohnix("-C", str(two), "lock", "--update", "gop"))
-    ok(run_ohnix("-C", str(two), "render"))
+    ok_stdout(run_ohnix("-C", str(two), "lock", "--update", "gop"))
+    ok_stdout(run_ohnix("-C", str(two), "render"))
     d = diff.diff(a, report_of(two))
     assert set(d["pins"]) == {"sources/gop"}
     [reached] = d["pins"]["sources/gop"]["reaches"].values()

@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,8 @@ import pytest
 from ohnix import proc
 from ohnix.bridge.syscalls import ARCHES
 from ohnix.cli.bridge import Arch
+from tests.helpers import Ohnix, ok
 
-Ohnix = Callable[..., subprocess.CompletedProcess[str]]
 ARM64_HEADERS = Path("/usr/aarch64-linux-gnu/include")
 GETPID = re.compile(r"^\tSYS_GETPID\s+= 172$", re.M)
 PROBE = "struct ohnix_probe { int a; long b; char c; };"
@@ -34,12 +33,6 @@ def need(path: str | None, what: str) -> str:
 @pytest.fixture
 def arm64_headers() -> str:
     return need(str(ARM64_HEADERS), "Debian's linux-libc-dev-arm64-cross")
-
-
-def ok(res: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert res.returncode == 0, res.stderr
-    assert "Traceback" not in res.stderr
-    return res
 
 
 def failed(res: subprocess.CompletedProcess[str], code: int = 1) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_ohnix
+from tests.helpers import run_ohnix
 
 
 def project(root: Path, product: str) -> Path:

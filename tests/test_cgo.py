@@ -11,7 +11,7 @@ import pytest
 
 from ohnix import products
 from ohnix.bridge import cgo
-from tests.conftest import run_ohnix
+from tests.helpers import run_ohnix
 
 
 def test_profiles_follow_the_libc() -> None:

@@ -21,8 +21,7 @@ from ohnix.errors import LockError
 from ohnix.pin import lockfile
 from ohnix.pin.lockfile import HEADER, Lock, Pin
 from tests.gitrepos import Repo, git, host_tools_dir, kill_session, tmp_leftovers, write_project
-
-Ohnix = Callable[..., subprocess.CompletedProcess[str]]
+from tests.helpers import Ohnix
 
 # --- the model ------------------------------------------------------------------------
 

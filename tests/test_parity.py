@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ohnix.shell import contents
-from tests.conftest import run_ohnix
+from tests.helpers import run_ohnix
 
 
 def locked_project(root: Path, body: str) -> Path:

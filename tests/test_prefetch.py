@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tarfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,8 +35,7 @@ from tests.gitrepos import (
     to_sri,
     write_project,
 )
-
-Ohnix = Callable[..., subprocess.CompletedProcess[str]]
+from tests.helpers import Ohnix
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ import tomli_w
 from ohnix import config, products
 from ohnix.pin import resolve
 from ohnix.shell import contents
-from tests.conftest import run_ohnix
+from tests.helpers import ok, run_ohnix
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE_NIXPKGS = Path(__file__).resolve().parent / "nixpkgs"
@@ -51,11 +51,6 @@ Proc = subprocess.CompletedProcess[str]
 
 def run(argv: list[str], cwd: Path | None = None) -> Proc:
     return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
-
-
-def ok(res: Proc) -> Proc:
-    assert res.returncode == 0, f"exit {res.returncode}\n{res.stdout}\n{res.stderr}"
-    return res
 
 
 def ohnix_ok(root: Path, *args: str) -> Proc:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,8 @@ import pytest
 
 from ohnix.pin import lockfile
 from tests.gitrepos import Repo, git, read_lock, tmp_leftovers, write_project
+from tests.helpers import Ohnix
 
-Ohnix = Callable[..., subprocess.CompletedProcess[str]]
 MISSING_REV = "0123456789abcdef0123456789abcdef01234567"
 
 

@@ -4,8 +4,6 @@ with the `nix:` property names nixpkgs and sbomnix use, reproducible byte for by
 from __future__ import annotations
 
 import json
-import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +13,7 @@ from cyclonedx.validation.json import JsonStrictValidator
 
 from ohnix.audit import sbom
 from tests.auditgraphs import host_project, nixpkgs_project
-
-Ohnix = Callable[..., subprocess.CompletedProcess[str]]
+from tests.helpers import Ohnix
 
 
 def props(component: dict[str, Any], name: str) -> list[str]:

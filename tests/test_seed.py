@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from ohnix.pin import resolve
-from tests.conftest import run_ohnix
+from tests.helpers import run_ohnix
 
 WANTED = ("gn", "ninja")
 

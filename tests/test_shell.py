@@ -21,10 +21,12 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ohnix.shell import enter, envcache
+from tests.helpers import ok_stdout, run_ohnix
 
 P = "qemu-arm64-linux-min"
 TOML = f'[project]\nname = "p"\n[products.{P}]\nprovider = "host"\n'
@@ -35,32 +37,9 @@ NO_NIX_TOOLS = ("sh", "bash", "cat", "head", "true", "env", "yes", "printf")
 PTY_DEADLINE_S = 300  # only a guard against a hung shell; nothing is timed
 
 
-def ohnix(
-    root: Path,
-    *args: str,
-    stdin: bytes | None = None,
-    path: str | None = None,
-    env: dict[str, str] | None = None,
-) -> subprocess.CompletedProcess[bytes]:
-    """The real CLI (`python -m ohnix` goes through entry.main like the console script),
-    bytes in and out, in `root`; `path` replaces PATH."""
-    full = dict(os.environ)
-    full.update(env or {})
-    if path is not None:
-        full["PATH"] = path
-    return subprocess.run(
-        [sys.executable, "-m", "ohnix", *args],
-        cwd=root,
-        env=full,
-        input=stdin,
-        capture_output=True,
-        check=False,
-    )
-
-
-def ok(res: subprocess.CompletedProcess[bytes]) -> str:
-    assert res.returncode == 0, (res.returncode, res.stdout, res.stderr)
-    return res.stdout.decode()
+def ohnix(root: Path, *args: str, **options: Any) -> subprocess.CompletedProcess[bytes]:
+    """The real CLI in `root`, bytes in and out (helpers.run_ohnix: stdin, path, env)."""
+    return run_ohnix(*args, cwd=root, binary=True, **options)
 
 
 def entry(root: Path) -> Path:
@@ -100,7 +79,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("shell-template")
     (root / "ohnix.toml").write_text(TOML)
     for cmd in (["lock"], ["render"]):
-        ok(ohnix(root, *cmd))
+        ok_stdout(ohnix(root, *cmd))
     return root
 
 
@@ -114,7 +93,7 @@ def project(template: Path, tmp_path: Path) -> Path:
 @pytest.fixture
 def warm(project: Path) -> Path:
     """A project whose cache entry exists (one cold run done)."""
-    ok(ohnix(project, "run", P, "--", "true"))
+    ok_stdout(ohnix(project, "run", P, "--", "true"))
     assert entry(project).is_file()
     return project
 
@@ -122,7 +101,7 @@ def warm(project: Path) -> Path:
 def make(root: Path, mode: str) -> Path:
     """`cold`: no cache entry; `warm`: a current one."""
     if mode == "warm":
-        ok(ohnix(root, "run", P, "--", "true"))
+        ok_stdout(ohnix(root, "run", P, "--", "true"))
         assert entry(root).is_file()
     else:
         entry(root).unlink(missing_ok=True)
@@ -139,13 +118,13 @@ MODES = pytest.mark.parametrize("mode", ["cold", "warm"])
 def test_cold_then_warm_reaches_the_target_compiler(project: Path, tmp_path: Path) -> None:
     cmd = ["run", P, "--", "sh", "-c", 'echo "$CC"; "$CC" --version']
     assert not entry(project).exists()
-    cold = ok(ohnix(project, *cmd)).splitlines()
+    cold = ok_stdout(ohnix(project, *cmd)).splitlines()
     assert WRAPPER_CC.match(cold[0]), cold
     assert Path(cold[0]).resolve() == Path(real("aarch64-linux-gnu-gcc"))
     assert cold[1].startswith("aarch64-linux-gnu-gcc ")
     assert entry(project).is_file()
     # Warm, from another directory through -C, with no nix anywhere on PATH.
-    warm_out = ok(ohnix(tmp_path, "-C", str(project), *cmd, path=no_nix_path(tmp_path)))
+    warm_out = ok_stdout(ohnix(tmp_path, "-C", str(project), *cmd, path=no_nix_path(tmp_path)))
     assert warm_out.splitlines() == cold
 
 
@@ -216,9 +195,9 @@ def test_warm_needs_no_nix_but_cold_does(project: Path, tmp_path: Path) -> None:
     cold = ohnix(project, "run", P, "--", "true", path=bare)
     assert cold.returncode == 1 and b"nix" in cold.stderr  # the no-nix PATH really has none
     assert b"Traceback" not in cold.stderr
-    ok(ohnix(project, "run", P, "--", "true"))
+    ok_stdout(ohnix(project, "run", P, "--", "true"))
     before = entry(project).read_bytes()
-    out = ok(ohnix(project, "run", P, "--", "sh", "-c", 'echo "$OHOS_PRODUCT"', path=bare))
+    out = ok_stdout(ohnix(project, "run", P, "--", "sh", "-c", 'echo "$OHOS_PRODUCT"', path=bare))
     assert out == f"{P}\n"
     assert entry(project).read_bytes() == before
 
@@ -251,16 +230,16 @@ def test_another_nix_on_path_refuses_the_entry(warm: Path, tmp_path: Path) -> No
     first = json.loads(entry(warm).read_text())
     assert first["nix"] == real("nix")
     path = f"{bindir}:{os.environ['PATH']}"
-    assert ok(ohnix(warm, "run", P, "--", "sh", "-c", 'echo "$OHOS_PRODUCT"', path=path)) == (
-        f"{P}\n"
-    )
+    assert ok_stdout(
+        ohnix(warm, "run", P, "--", "sh", "-c", 'echo "$OHOS_PRODUCT"', path=path)
+    ) == (f"{P}\n")
     assert "print-dev-env" in log.read_text()  # the cold path ran, through the other nix
     second = json.loads(entry(warm).read_text())
     assert second["nix"] == str(wrapper)
     assert second["key"] == first["key"]
     # Back to the usual nix: refused again, rebuilt with it.
     log.unlink()
-    ok(ohnix(warm, "run", P, "--", "true"))
+    ok_stdout(ohnix(warm, "run", P, "--", "true"))
     assert not log.exists()
     assert json.loads(entry(warm).read_text())["nix"] == real("nix")
 
@@ -273,7 +252,7 @@ def test_lock_change_invalidates(warm: Path, tmp_path: Path) -> None:
         fh.write("# a comment changes the bytes\n")
     refused = ohnix(warm, "run", P, "--", "true", path=no_nix_path(tmp_path))
     assert refused.returncode == 1, refused.stderr  # the entry was refused: Nix needed
-    ok(ohnix(warm, "run", P, "--", "true"))
+    ok_stdout(ohnix(warm, "run", P, "--", "true"))
     new = json.loads(entry(warm).read_text())["key"]
     assert new != old and new == envcache.key(warm, P)
 
@@ -284,7 +263,9 @@ def test_unrelated_files_do_not_invalidate(warm: Path, tmp_path: Path) -> None:
     (warm / "README.md").write_text("# notes\n")
     (warm / "src").mkdir()
     (warm / "src" / "main.go").write_text("package main\n\nfunc main() {}\n")
-    out = ok(ohnix(warm, "run", P, "--", "sh", "-c", 'echo "$CC"', path=no_nix_path(tmp_path)))
+    out = ok_stdout(
+        ohnix(warm, "run", P, "--", "sh", "-c", 'echo "$CC"', path=no_nix_path(tmp_path))
+    )
     assert WRAPPER_CC.match(out.strip())
     assert (entry(warm).read_bytes(), entry(warm).stat().st_mtime_ns) == before
 
@@ -295,7 +276,7 @@ def test_entry_without_its_gc_root_is_refused(warm: Path, tmp_path: Path) -> Non
     shutil.rmtree(warm / envcache.ROOTS_DIR / P)
     refused = ohnix(warm, "run", P, "--", "true", path=no_nix_path(tmp_path))
     assert refused.returncode == 1, refused.stderr
-    ok(ohnix(warm, "run", P, "--", "true"))
+    ok_stdout(ohnix(warm, "run", P, "--", "true"))
     assert envcache.profile_path(warm, P).resolve().is_relative_to("/nix/store")
 
 
@@ -312,7 +293,7 @@ def test_hand_edited_rendered_file_is_refused_then_rendered(warm: Path) -> None:
     err = res.stderr.decode()
     assert "nix/ohnix/shells.json" in err and "ohnix render" in err and "--render" in err
     assert "Traceback" not in err
-    out = ok(ohnix(warm, "run", P, "--render", "--", "sh", "-c", 'echo "$OHOS_FLOAT_ABI"'))
+    out = ok_stdout(ohnix(warm, "run", P, "--render", "--", "sh", "-c", 'echo "$OHOS_FLOAT_ABI"'))
     assert out == "hard\n"
     assert shells_json.read_text() == rendered
 
@@ -324,8 +305,8 @@ def test_changed_toml_needs_render(warm: Path) -> None:
     res = ohnix(warm, "run", P, "--", "sh", "-c", 'echo "X=$X"')
     assert res.returncode == 1 and res.stdout == b""
     assert b"nix/ohnix/shells.json" in res.stderr and b"--render" in res.stderr
-    assert ok(ohnix(warm, "run", P, "--render", "--", "sh", "-c", 'echo "X=$X"')) == "X=1\n"
-    assert ok(ohnix(warm, "run", P, "--", "sh", "-c", 'echo "X=$X"')) == "X=1\n"
+    assert ok_stdout(ohnix(warm, "run", P, "--render", "--", "sh", "-c", 'echo "X=$X"')) == "X=1\n"
+    assert ok_stdout(ohnix(warm, "run", P, "--", "sh", "-c", 'echo "X=$X"')) == "X=1\n"
 
 
 @pytest.mark.nix
@@ -364,8 +345,8 @@ def test_roots_survive_garbage_collection_and_reenter_offline(project: Path) -> 
     variable, so only this project's root can keep its profile alive."""
     with (project / "ohnix.toml").open("a") as fh:
         fh.write(f'env = {{ OHNIX_TEST_NONCE = "{uuid.uuid4()}" }}\n')
-    ok(ohnix(project, "render"))
-    ok(ohnix(project, "run", P, "--", "true"))
+    ok_stdout(ohnix(project, "render"))
+    ok_stdout(ohnix(project, "run", P, "--", "true"))
     profile = envcache.profile_path(project, P)
     target = profile.resolve()
     assert target.is_relative_to("/nix/store") and target.name.endswith(f"-ohnix-{P}-env")
@@ -384,9 +365,9 @@ def test_roots_survive_garbage_collection_and_reenter_offline(project: Path) -> 
     assert not Path(dead).exists()  # the collector really ran
     assert all(Path(p).exists() for p in paths)
     # Warm still works; and cold, re-evaluating from local files only.
-    ok(ohnix(project, "run", P, "--", "sh", "-c", '"$CC" --version'))
+    ok_stdout(ohnix(project, "run", P, "--", "sh", "-c", '"$CC" --version'))
     entry(project).unlink()
-    out = ok(ohnix(project, "run", P, "--", "sh", "-c", '"$CC" --version'))
+    out = ok_stdout(ohnix(project, "run", P, "--", "sh", "-c", '"$CC" --version'))
     assert out.startswith("aarch64-linux-gnu-gcc ")
     assert profile.resolve() == target
 
@@ -397,7 +378,7 @@ def test_profile_keeps_only_the_current_generation(warm: Path) -> None:
     first = envcache.profile_path(warm, P).resolve()
     with (warm / "ohnix.toml").open("a") as fh:
         fh.write('env = { X = "2" }\n')
-    ok(ohnix(warm, "run", P, "--render", "--", "true"))
+    ok_stdout(ohnix(warm, "run", P, "--render", "--", "true"))
     second = envcache.profile_path(warm, P).resolve()
     assert second != first
     links = sorted(p.name for p in roots.glob("profile-*-link"))
@@ -411,19 +392,19 @@ def test_gc_drops_unconfigured_products_only(tmp_path: Path) -> None:
     root.mkdir()
     (root / "ohnix.toml").write_text(TOML + '[products.rk3568]\nprovider = "host"\n')
     for cmd in (["lock"], ["render"], ["run", P, "--", "true"], ["run", "rk3568", "--", "true"]):
-        ok(ohnix(root, *cmd))
-    assert json.loads(ok(ohnix(root, "gc", "--json"))) == {"removed": []}
+        ok_stdout(ohnix(root, *cmd))
+    assert json.loads(ok_stdout(ohnix(root, "gc", "--json"))) == {"removed": []}
     (root / "ohnix.toml").write_text(TOML)
     for cmd in (["lock"], ["render"]):
-        ok(ohnix(root, *cmd))
-    report = json.loads(ok(ohnix(root, "gc", "--json")))
+        ok_stdout(ohnix(root, *cmd))
+    report = json.loads(ok_stdout(ohnix(root, "gc", "--json")))
     assert report == {"removed": [".ohnix/roots/rk3568", ".ohnix/env/rk3568.json"]}
     assert not (root / ".ohnix" / "roots" / "rk3568").exists()
     assert not envcache.entry_path(root, "rk3568").exists()
     assert envcache.profile_path(root, P).resolve().is_relative_to("/nix/store")
     assert envcache.entry_path(root, P).is_file()
-    ok(ohnix(root, "run", P, "--", "true"))  # (cold: ohnix.toml and ohnix.lock changed)
-    assert ok(ohnix(root, "gc")) == "nothing to remove\n"
+    ok_stdout(ohnix(root, "run", P, "--", "true"))  # (cold: ohnix.toml and ohnix.lock changed)
+    assert ok_stdout(ohnix(root, "gc")) == "nothing to remove\n"
 
 
 # --- direnv and --print-env --------------------------------------------------------------
@@ -431,7 +412,7 @@ def test_gc_drops_unconfigured_products_only(tmp_path: Path) -> None:
 
 @pytest.mark.nix
 def test_direnv_watches_exactly_the_key_files(warm: Path, tmp_path: Path) -> None:
-    ok(ohnix(warm, "direnv", P))
+    ok_stdout(ohnix(warm, "direnv", P))
     lines = (warm / ".envrc").read_text().splitlines()
     watch = [ln for ln in lines if ln.startswith("watch_file ")]
     assert len(watch) == 1
@@ -456,7 +437,7 @@ def test_direnv_watches_exactly_the_key_files(warm: Path, tmp_path: Path) -> Non
 @MODES
 def test_print_env_is_sourceable_and_json(project: Path, mode: str) -> None:
     make(project, mode)
-    variables = json.loads(ok(ohnix(project, "run", P, "--print-env", "--json")))
+    variables = json.loads(ok_stdout(ohnix(project, "run", P, "--print-env", "--json")))
     assert isinstance(variables, dict)
     assert variables["OHOS_PRODUCT"] == P and WRAPPER_CC.match(variables["CC"])
     script = (
