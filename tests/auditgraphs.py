@@ -1,6 +1,6 @@
 """Synthetic derivation graphs for the audit tests: derivations whose `.drv` and output
 paths are computed the way Nix computes them (drv.py, itself checked against Nix in
-test_drv.py), assembled into audit reports without running Nix."""
+store/test_drv.py), assembled into audit reports without running Nix."""
 
 from __future__ import annotations
 

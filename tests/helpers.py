@@ -9,6 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, overload
 
+# tests/: where the data, golden files and the nixpkgs stand-in are.
+TESTS_DIR = Path(__file__).resolve().parent
+
 # The `ohnix` fixture's type: run_ohnix.
 Ohnix = Callable[..., subprocess.CompletedProcess[str]]
 

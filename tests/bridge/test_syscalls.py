@@ -14,8 +14,9 @@ from ohnix import proc
 from ohnix.bridge import syscalls
 from ohnix.bridge.syscalls import ARCHES, OH_HEADERS, generate, include_dirs, to_go, to_json
 from ohnix.errors import BuildError, ToolNotFoundError
+from tests.helpers import TESTS_DIR
 
-DATA = Path(__file__).parent / "data" / "xsys"
+DATA = TESTS_DIR / "data" / "xsys"
 # Debian's headers per arch: the cross packages, or the host's own /usr/include.
 DEBIAN = {
     "arm64": ("/usr/aarch64-linux-gnu/include",),

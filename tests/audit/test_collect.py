@@ -17,11 +17,11 @@ from ohnix import proc
 from ohnix.audit import collect, diff, reportfile
 from ohnix.pin.lockfile import Lock
 from ohnix.store import drv, nix
-from tests.helpers import SANDBOX_OFF, Ohnix, ok_stdout, run_ohnix
+from tests.helpers import SANDBOX_OFF, TESTS_DIR, Ohnix, ok_stdout, run_ohnix
 
 PRODUCT = "qemu-arm64-linux-min"
-DATA = Path(__file__).parent / "data" / "nix-json"
-FAKE_NIXPKGS = Path(__file__).parent / "nixpkgs"
+DATA = TESTS_DIR / "data" / "nix-json"
+FAKE_NIXPKGS = TESTS_DIR / "nixpkgs"
 
 
 def git(cwd: Path, *args: str) -> None:

@@ -16,8 +16,9 @@ from ohnix import config
 from ohnix.pin import resolve
 from ohnix.pin.lockfile import Lock, Pin
 from ohnix.render import nixfiles
+from tests.helpers import TESTS_DIR
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = TESTS_DIR / "golden"
 UPDATE = os.environ.get("OHNIX_UPDATE_GOLDEN") == "1"
 FAKE_SHA = "sha256-" + "A" * 43 + "="
 

@@ -31,10 +31,10 @@ import tomli_w
 from ohnix import config, products
 from ohnix.pin import resolve
 from ohnix.shell import contents
-from tests.helpers import ok, run_ohnix
+from tests.helpers import TESTS_DIR, ok, run_ohnix
 
-ROOT = Path(__file__).resolve().parent.parent
-FAKE_NIXPKGS = Path(__file__).resolve().parent / "nixpkgs"
+ROOT = TESTS_DIR.parent
+FAKE_NIXPKGS = TESTS_DIR / "nixpkgs"
 SYSTEM = "x86_64-linux"
 STAND_IN = "(ohnix test stand-in for nixpkgs attribute"
 FIXED_MTIME = 1767225600  # 2026-01-01: the fake set's lastModified, whatever the checkout

@@ -25,8 +25,9 @@ from ohnix.store.drv import (
 )
 from ohnix.store.nar import text_path
 from ohnix.store.shapes import parse_show_derivation
+from tests.helpers import TESTS_DIR
 
-DATA = Path(__file__).parent / "data" / "nix-json"
+DATA = TESTS_DIR / "data" / "nix-json"
 FIXTURE_NIX = DATA / "fixture.nix"
 TOP = "/nix/store/2pnyns4hynwqbpb3db49i3dn31ss5kx8-ohnix-top.drv"
 

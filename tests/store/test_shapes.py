@@ -15,9 +15,9 @@ from ohnix.errors import OhnixError
 from ohnix.store.drv import drv_name_of, drv_path, read_drv
 from ohnix.store.nar import nix32_decode, to_sri
 from ohnix.store.shapes import PathInfo, parse_path_info, parse_show_derivation
-from tests.helpers import SANDBOX_OFF
+from tests.helpers import SANDBOX_OFF, TESTS_DIR
 
-DATA = Path(__file__).parent / "data" / "nix-json"
+DATA = TESTS_DIR / "data" / "nix-json"
 DRV_SHAPES = sorted(p.name for p in DATA.glob("derivation-show-*.json"))
 INFO_SHAPES = sorted(p.name for p in DATA.glob("path-info-r-*.json"))
 TOP_OUT = "/nix/store/98slffvsm39fp8cyzxsdbmgg3zbhpr2d-ohnix-top"
