@@ -9,7 +9,7 @@ import re
 import tomllib
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, TypedDict, cast
 
 from ohnix import products as catalog
 from ohnix.errors import ConfigError, did_you_mean
@@ -17,7 +17,8 @@ from ohnix.products import KERNELS, LIBCS, SYSTEM_TYPES, Product, product_from_d
 
 CONFIG_NAME = "ohnix.toml"
 SourceKind = Literal["git", "url"]
-PROVIDERS = ("nixpkgs", "ohos-prebuilts", "host")
+Provider = Literal["nixpkgs", "ohos-prebuilts", "host"]
+PROVIDERS: tuple[Provider, ...] = ("nixpkgs", "ohos-prebuilts", "host")
 TOOLS = ("cc", "go", "gn", "ninja", "node", "python", "cmake")
 GCC_FLAVOURS = ("pkgsCross", "gcc-arm-embedded")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -148,7 +149,7 @@ class ProductConfig:
 
     name: str
     product: Product
-    provider: str = "nixpkgs"
+    provider: Provider = "nixpkgs"
     tools: tuple[tuple[str, str], ...] = ()
     env: tuple[tuple[str, str], ...] = ()
     host_prefix: str | None = None
@@ -365,7 +366,9 @@ def _products(check: _Checker, raw: Any) -> tuple[ProductConfig, ...]:
         where = f"[products.{name}]"
         data = check.table(raw[name], where, PRODUCT_KEYS)
         product = _product(check, name, data, where)
-        provider = check.choice(data.get("provider", "nixpkgs"), f"{where}.provider", PROVIDERS)
+        provider = cast(
+            Provider, check.choice(data.get("provider", "nixpkgs"), f"{where}.provider", PROVIDERS)
+        )
         tools = data.get("tools", {})
         for tool, prov in tools.items():
             check.choice(tool, f"{where}.tools", TOOLS)

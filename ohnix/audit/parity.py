@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ohnix import proc
 from ohnix.config import Config
@@ -28,11 +28,14 @@ HOST_BINARY = {
 PREBUILT_FOR = {"python3": "python", "cmake": "cmake", "nodejs": "node"}
 
 
+ToolSource = Literal["nixpkgs", "ohos-prebuilts", "host", "missing"]
+
+
 @dataclass(frozen=True)
 class Row:
     tool: str
     container: str  # what the container installs (apt package and version, if known)
-    provider: str  # "nixpkgs" | "ohos-prebuilts" | "host" | "missing"
+    provider: ToolSource
     source: str  # attribute, prebuilt URL or host path
     version: str | None
     note: str = ""

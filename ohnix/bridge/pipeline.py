@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ohnix import proc
 from ohnix.atomic import write_text_atomic
@@ -27,10 +27,13 @@ from ohnix.shell import envcache
 GOARCH_TO_ARCH = {"arm64": "arm64", "arm": "arm", "riscv64": "riscv64", "amd64": "x86_64"}
 
 
+StepStatus = Literal["ok", "skipped", "failed"]
+
+
 @dataclass(frozen=True)
 class Step:
     name: str
-    status: str  # "ok" | "skipped" | "failed"
+    status: StepStatus
     detail: str
     seconds: float
 

@@ -11,7 +11,7 @@ import json
 import tomllib
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import tomli_w
 
@@ -22,6 +22,7 @@ from ohnix.store import nar
 
 LOCK_NAME = "ohnix.lock"
 VERSION = 1
+PinKind = Literal["git", "github", "path", "url", "host"]
 GROUPS = ("nixpkgs", "sources", "prebuilts", "host")
 FETCH_FLAGS = FetchFlags.names()
 GIT_FLAGS = tuple(f for f in FETCH_FLAGS if f != "unpack")
@@ -52,7 +53,7 @@ class Spec(_Keyed, FetchFlags):
     """What ohnix.toml asks for one pin; its digest decides whether a pin can be reused."""
 
     key: str  # "nixpkgs", "sources/NAME", "prebuilts/NAME", "host/NAME"
-    kind: str  # "git" | "github" | "path" | "url" | "host"
+    kind: PinKind
     url: str
     ref: str | None = None
     rev: str | None = None
@@ -68,7 +69,7 @@ class Pin(_Keyed, FetchFlags):
     """A resolved source: exact revision and Nix hash, plus every flag used to fetch it."""
 
     key: str
-    kind: str
+    kind: PinKind
     url: str
     hash: str  # SRI; for git/github/path: the NAR hash of the tree (flake.lock narHash)
     spec: str  # Spec.digest() of the request this pin answers

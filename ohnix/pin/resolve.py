@@ -16,22 +16,26 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from ohnix import proc
 from ohnix.config import Config
 from ohnix.errors import LockError, OhnixError
 from ohnix.pin import host, prefetch
-from ohnix.pin.lockfile import Lock, Pin, Spec
+from ohnix.pin.lockfile import Lock, Pin, PinKind, Spec
 
 DEFAULT_JOBS = max(4, 2 * (os.cpu_count() or 1))  # I/O-bound: more jobs than cores pays off
+
+
+OutcomeStatus = Literal["reused", "fetched", "failed"]
+DriftProblem = Literal["missing", "extra", "stale-spec", "ref-moved", "hash-mismatch", "failed"]
 
 
 @dataclass(frozen=True)
 class Outcome:
     key: str
-    status: str  # "reused" | "fetched" | "failed"
+    status: OutcomeStatus
     pin: Pin | None = None
     error: str | None = None
 
@@ -72,7 +76,7 @@ def specs(config: Config) -> list[Spec]:
             out.append(Spec(key="nixpkgs", kind="path", url=str(path)))
         else:
             assert n.url is not None
-            kind = "github" if n.url.startswith("github:") else "git"
+            kind: PinKind = "github" if n.url.startswith("github:") else "git"
             out.append(Spec(key="nixpkgs", kind=kind, url=n.url, ref=n.ref, rev=n.rev))
     for s in config.sources:
         out.append(
@@ -239,7 +243,7 @@ def _run_parallel(
 @dataclass(frozen=True)
 class Drift:
     key: str
-    problem: str  # "missing" | "extra" | "stale-spec" | "ref-moved" | "hash-mismatch" | "failed"
+    problem: DriftProblem
     detail: str
 
 

@@ -13,7 +13,7 @@ import json
 import platform
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ohnix import proc
 from ohnix.config import Config
@@ -77,7 +77,7 @@ def paths(config: Config, products: list[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class Transfer:
-    direction: str  # "push" | "pull"
+    direction: Literal["push", "pull"]
     url: str
     paths: int
     copied: tuple[str, ...]

@@ -6,7 +6,7 @@ import os
 import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ohnix import proc
 from ohnix.errors import OhnixError
@@ -16,10 +16,13 @@ PROBE_TIMEOUT_S = 3.0  # a substituter that does not answer in this time counts 
 DAEMON_SOCKET = Path("/nix/var/nix/daemon-socket/socket")
 
 
+CheckStatus = Literal["ok", "warn", "fail"]
+
+
 @dataclass(frozen=True)
 class Check:
     name: str
-    status: str  # "ok" | "warn" | "fail"
+    status: CheckStatus
     detail: str
     hint: str | None = None
 
