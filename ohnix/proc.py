@@ -176,15 +176,11 @@ def run(
 
 
 def run_bytes(
-    argv: Sequence[str | Path],
-    *,
-    env: Mapping[str, str] | None = None,
-    cwd: str | Path | None = None,
-    timeout: float | None = None,
-    what: str | None = None,
+    argv: Sequence[str | Path], *, env: Mapping[str, str] | None = None, what: str | None = None
 ) -> bytes:
-    """`run` for binary output (`nix-store --dump`): the raw stdout, always checked."""
-    return _checked(argv, env, cwd, None, timeout, True, what, None)[2]
+    """`run` for binary output (`nix-store --dump`, `git ls-tree -z`): the raw stdout,
+    always checked."""
+    return _checked(argv, env, None, None, None, True, what, None)[2]
 
 
 @contextlib.contextmanager

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import GIT_IDENTITY, Ohnix, run_ohnix
+from tests.helpers import GIT_IDENTITY, Ohnix, environ_overlay, run_ohnix
 
 NIX_TOOLS = ("nix", "nix-instantiate", "nix-store", "nix-hash")
 
@@ -24,14 +24,8 @@ NIX_TOOLS = ("nix", "nix-instantiate", "nix-store", "nix-hash")
 def git_identity() -> Iterator[None]:
     """Every git command of the session (the tests', ohnix's, Nix's fetchGit) commits as
     the same test identity and reads no user or system configuration."""
-    old = {k: os.environ.get(k) for k in GIT_IDENTITY}
-    os.environ.update(GIT_IDENTITY)
-    yield
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with environ_overlay(GIT_IDENTITY):
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -47,16 +41,10 @@ def offline_nix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
             "warn-dirty = false",
         ]
     )
-    old = {k: os.environ.get(k) for k in ("NIX_CONFIG", "NIX_REMOTE")}
-    os.environ["NIX_CONFIG"] = config
     # Single-user: talk to the store directly, never to a daemon that may not run.
-    os.environ["NIX_REMOTE"] = "local" if os.access("/nix", os.W_OK) else ""
-    yield
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    remote = "local" if os.access("/nix", os.W_OK) else ""
+    with environ_overlay({"NIX_CONFIG": config, "NIX_REMOTE": remote}):
+        yield
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal, overload
 
@@ -30,6 +31,21 @@ GIT_IDENTITY = {
 # shapes, audits and hash checks, not ohnix's own shells): Nix's default sandbox hides the
 # host, so these builds alone turn it off. Everything ohnix renders builds sandboxed.
 SANDBOX_OFF = ("--option", "sandbox", "false")
+
+
+@contextlib.contextmanager
+def environ_overlay(overlay: Mapping[str, str]) -> Iterator[None]:
+    """`overlay` set in os.environ for the block, the previous values put back after."""
+    old = {k: os.environ.get(k) for k in overlay}
+    os.environ.update(overlay)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def c_sizeof(cc: str, c_type: str, header: str) -> int:

@@ -27,13 +27,10 @@ from ohnix.shell import envcache
 GOARCH_TO_ARCH = {"arm64": "arm64", "arm": "arm", "riscv64": "riscv64", "amd64": "x86_64"}
 
 
-StepStatus = Literal["ok", "skipped", "failed"]
-
-
 @dataclass(frozen=True)
 class Step:
     name: str
-    status: StepStatus
+    status: Literal["ok", "skipped", "failed"]
     detail: str
     seconds: float
 

@@ -83,7 +83,7 @@ def test_reproducible() -> None:
 
 @pytest.mark.nix
 def test_cli_on_a_host_project(tmp_path: Path, ohnix: Ohnix) -> None:
-    from tests.test_audit import PRODUCT, setup_project
+    from tests.audit.test_collect import PRODUCT, setup_project
 
     root = setup_project(tmp_path / "p", f'[project]\nname = "p"\n[products.{PRODUCT}]\n'
                                           'provider = "host"\n')  # fmt: skip
