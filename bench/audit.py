@@ -116,7 +116,7 @@ def make_project(tmp: Path, env: dict[str, str]) -> tuple[Path, Path, int]:
 
 def recompute(shells: list[str], env: dict[str, str], rounds: int) -> tuple[float, float, int]:
     """Best-of-rounds seconds: Nix's show-derivation -r, and ohnix's verify_closure."""
-    from ohnix import drv
+    from ohnix.store import drv
 
     argv = ["nix", "--extra-experimental-features", "nix-command flakes", "show-derivation",
             "-r", *shells]  # fmt: skip
@@ -158,13 +158,13 @@ def main() -> None:
         ohnix(env, "-C", str(root), "audit", "--json", "-o", str(b))
         diff_cli = min(timed(lambda: ohnix(env, "audit", "diff", str(a), str(b), "--json"))
                        for _ in range(args.rounds))  # fmt: skip
-        from ohnix import auditdiff, auditreport
+        from ohnix.audit import diff, reportfile
 
-        ra, rb = auditreport.load(a), auditreport.load(b)
+        ra, rb = reportfile.load(a), reportfile.load(b)
         result: dict[str, object] = {}
-        diff_core = min(timed(lambda: result.update(auditdiff.diff(ra, rb)))
+        diff_core = min(timed(lambda: result.update(diff.diff(ra, rb)))
                         for _ in range(args.rounds))  # fmt: skip
-        check = min(timed(lambda: auditreport.check(ra)) for _ in range(args.rounds))
+        check = min(timed(lambda: reportfile.check(ra)) for _ in range(args.rounds))
         named = sorted(result["pins"])  # type: ignore[call-overload]
 
         shells = sorted(p["shell"] for p in report["products"].values())

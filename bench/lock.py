@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(HERE.parent))
-    from ohnix import resolve
+    from ohnix.pin import resolve
 
     with tempfile.TemporaryDirectory(prefix="ohnix-bench-lock-") as tmp_name:
         tmp = Path(tmp_name)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ohnix import proc
-from ohnix.nar import nar_hash, nix32_encode
+from ohnix.store.nar import nar_hash, nix32_encode
 
 TARGET_RATIO = 1.5
 

@@ -31,8 +31,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ohnix import config, envcache
-from ohnix import shell as shells
+from ohnix import config
+from ohnix.shell import enter, envcache
 
 RAW_RUNS = 7
 COLD_RUNS = 7
@@ -109,7 +109,7 @@ class Bench:
         old = dict(os.environ)
         os.environ.update(self.env)
         try:
-            shells.realise(config.load(self.root), self.product)
+            enter.realise(config.load(self.root), self.product)
         finally:
             os.environ.clear()
             os.environ.update(old)

@@ -7,17 +7,18 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypedDict, cast
 
 from ohnix import products as catalog
-from ohnix.errors import ConfigError
+from ohnix.errors import ConfigError, did_you_mean
 from ohnix.products import KERNELS, LIBCS, SYSTEM_TYPES, Product, product_from_dict
-from ohnix.suggest import did_you_mean
 
 CONFIG_NAME = "ohnix.toml"
-PROVIDERS = ("nixpkgs", "ohos-prebuilts", "host")
+SourceKind = Literal["git", "url"]
+Provider = Literal["nixpkgs", "ohos-prebuilts", "host"]
+PROVIDERS: tuple[Provider, ...] = ("nixpkgs", "ohos-prebuilts", "host")
 TOOLS = ("cc", "go", "gn", "ninja", "node", "python", "cmake")
 GCC_FLAVOURS = ("pkgsCross", "gcc-arm-embedded")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -81,21 +82,46 @@ class Toolchain:
     go_fork: str | None = None
 
 
+class FetchFlagValues(TypedDict):
+    unpack: bool
+    submodules: bool
+    deep_clone: bool
+    leave_dot_git: bool
+    lfs: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class FetchFlags:
+    """How a source is fetched. The same flags go from ohnix.toml (Source) to the request
+    (pin.lockfile.Spec), the prefetcher and the lock (Pin), and into the rendered fetcher."""
+
+    unpack: bool = False  # url: unpack the archive (a NAR hash of the tree), else a flat file
+    submodules: bool = False  # git only, like the three below
+    deep_clone: bool = False
+    leave_dot_git: bool = False
+    lfs: bool = False
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(FetchFlags))
+
+    def fetch_flags(self) -> FetchFlagValues:
+        """The flags alone, to pass on: `Spec(..., **source.fetch_flags())`."""
+        return FetchFlagValues(unpack=self.unpack, submodules=self.submodules,
+                               deep_clone=self.deep_clone, leave_dot_git=self.leave_dot_git,
+                               lfs=self.lfs)  # fmt: skip
+
+
 @dataclass(frozen=True)
-class Source:
+class Source(FetchFlags):
     """An extra source to pin: a git repository or a URL (flat file or unpacked archive)."""
 
     name: str
-    kind: str  # "git" | "url"
+    kind: SourceKind
     url: str
     ref: str | None = None
     rev: str | None = None
     store_name: str | None = None
-    unpack: bool = False
-    submodules: bool = False
-    deep_clone: bool = False
-    leave_dot_git: bool = False
-    lfs: bool = False
 
 
 @dataclass(frozen=True)
@@ -123,7 +149,7 @@ class ProductConfig:
 
     name: str
     product: Product
-    provider: str = "nixpkgs"
+    provider: Provider = "nixpkgs"
     tools: tuple[tuple[str, str], ...] = ()
     env: tuple[tuple[str, str], ...] = ()
     host_prefix: str | None = None
@@ -301,7 +327,7 @@ def _sources(check: _Checker, raw: Any) -> tuple[Source, ...]:
         data = check.table(raw[name], where, SOURCE_KEYS)
         if ("git" in data) == ("url" in data):
             raise check.fail(where, "set exactly one of `git` (a repository) or `url` (a file).")
-        kind = "git" if "git" in data else "url"
+        kind: SourceKind = "git" if "git" in data else "url"
         if kind == "url" and any(k in data for k in ("ref", "rev", "submodules", "deep_clone")):
             raise check.fail(where, "`ref`, `rev`, `submodules`, `deep_clone` are for git sources.")
         if kind == "git" and "unpack" in data:
@@ -316,11 +342,7 @@ def _sources(check: _Checker, raw: Any) -> tuple[Source, ...]:
                 ref=data.get("ref"),
                 rev=data.get("rev"),
                 store_name=data.get("name"),
-                unpack=data.get("unpack", False),
-                submodules=data.get("submodules", False),
-                deep_clone=data.get("deep_clone", False),
-                leave_dot_git=data.get("leave_dot_git", False),
-                lfs=data.get("lfs", False),
+                **{flag: data.get(flag, False) for flag in FetchFlags.names()},
             )
         )
     return tuple(out)
@@ -344,7 +366,9 @@ def _products(check: _Checker, raw: Any) -> tuple[ProductConfig, ...]:
         where = f"[products.{name}]"
         data = check.table(raw[name], where, PRODUCT_KEYS)
         product = _product(check, name, data, where)
-        provider = check.choice(data.get("provider", "nixpkgs"), f"{where}.provider", PROVIDERS)
+        provider = cast(
+            Provider, check.choice(data.get("provider", "nixpkgs"), f"{where}.provider", PROVIDERS)
+        )
         tools = data.get("tools", {})
         for tool, prov in tools.items():
             check.choice(tool, f"{where}.tools", TOOLS)

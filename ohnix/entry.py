@@ -6,9 +6,9 @@ import sys
 
 
 def main() -> int:
-    from ohnix import envcache
+    from ohnix.shell import envcache
 
     envcache.try_warm_run(sys.argv[1:])
-    from ohnix.cli import main as cli_main
+    from ohnix.cli.main import main as cli_main
 
     return cli_main()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class OhnixError(Exception):
     """An expected failure: `str(err)` is a complete, user-facing paragraph."""
@@ -61,3 +64,9 @@ class RenderError(OhnixError):
 
 class BuildError(OhnixError):
     """A step of the bridge build failed."""
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """' Did you mean `x`?' for a close match, else '' (config keys and product names)."""
+    match = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return f" Did you mean `{match[0]}`?" if match else ""

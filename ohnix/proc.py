@@ -1,7 +1,8 @@
 """The single subprocess chokepoint: argv lists only, an env overlay, stderr tail in errors.
 
-Every external program ohnix runs goes through `run` (captured), `stream` (piped while it
-runs) or `call` (inherits the terminal), so tests can see and fake exactly one place.
+Every external program ohnix runs goes through `run` (captured text; `run_bytes` for raw
+stdout), `stream` (piped while it runs) or `call` (inherits the terminal), so tests can see
+and fake exactly one place.
 """
 
 from __future__ import annotations
@@ -137,6 +138,26 @@ def _capture(
             _terminated.discard(child)
 
 
+def _checked(
+    argv: Sequence[str | Path],
+    env: Mapping[str, str] | None,
+    cwd: str | Path | None,
+    stdin: bytes | None,
+    timeout: float | None,
+    check: bool,
+    what: str | None,
+    hint: str | None,
+) -> tuple[list[str], int, bytes, bytes]:
+    """Run to completion, capturing bytes; CommandError on a timeout, or (with check) on
+    a non-zero exit. What `run` (text) and `run_bytes` (raw stdout) share."""
+    args = [str(a) for a in argv]
+    code, out, err = _capture(args, env, cwd, stdin, timeout, hint)
+    if code is None or (check and code != 0):
+        # errors="replace": tools echo raw bytes (file names) in their messages.
+        raise CommandError(args, code, tail(err.decode(errors="replace")), what=what, hint=hint)
+    return args, code, out, err
+
+
 def run(
     argv: Sequence[str | Path],
     *,
@@ -149,31 +170,17 @@ def run(
     hint: str | None = None,
 ) -> Result:
     """Run argv to completion capturing text output; raise CommandError on failure."""
-    args = [str(a) for a in argv]
-    code, out, err = _capture(
-        args, env, cwd, input.encode() if input is not None else None, timeout, hint
-    )
-    # errors="replace": tools echo raw bytes (file names) in their messages.
-    stdout, stderr = out.decode(errors="replace"), err.decode(errors="replace")
-    if code is None or (check and code != 0):
-        raise CommandError(args, code, tail(stderr), what=what, hint=hint)
-    return Result(tuple(args), code, stdout, stderr)
+    stdin = input.encode() if input is not None else None
+    args, code, out, err = _checked(argv, env, cwd, stdin, timeout, check, what, hint)
+    return Result(tuple(args), code, out.decode(errors="replace"), err.decode(errors="replace"))
 
 
 def run_bytes(
-    argv: Sequence[str | Path],
-    *,
-    env: Mapping[str, str] | None = None,
-    cwd: str | Path | None = None,
-    timeout: float | None = None,
-    what: str | None = None,
+    argv: Sequence[str | Path], *, env: Mapping[str, str] | None = None, what: str | None = None
 ) -> bytes:
-    """Run argv and return raw stdout (for binary output such as `nix-store --dump`)."""
-    args = [str(a) for a in argv]
-    code, out, err = _capture(args, env, cwd, None, timeout, None)
-    if code != 0:
-        raise CommandError(args, code, tail(err.decode(errors="replace")), what=what)
-    return out
+    """`run` for binary output (`nix-store --dump`, `git ls-tree -z`): the raw stdout,
+    always checked."""
+    return _checked(argv, env, None, None, None, True, what, None)[2]
 
 
 @contextlib.contextmanager

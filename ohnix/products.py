@@ -8,8 +8,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from ohnix.errors import ProductError
-from ohnix.suggest import did_you_mean
+from ohnix.errors import ProductError, did_you_mean
 
 SYSTEM_TYPES = ("mini", "small", "standard")
 KERNELS = ("linux", "liteos_a", "liteos_m")

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ohnix.doctor import Report
+    from ohnix.pin.resolve import LockReport
     from ohnix.products import Product
-    from ohnix.resolve import LockReport
+    from ohnix.store.doctor import Report
 
 MARK = {"ok": ("  ok", "green"), "warn": ("warn", "yellow"), "fail": ("FAIL", "red")}
 Segment = str | tuple[str, str]  # text, or (text, rich style)

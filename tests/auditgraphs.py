@@ -1,6 +1,6 @@
 """Synthetic derivation graphs for the audit tests: derivations whose `.drv` and output
 paths are computed the way Nix computes them (drv.py, itself checked against Nix in
-test_drv.py), assembled into audit reports without running Nix."""
+store/test_drv.py), assembled into audit reports without running Nix."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import hashlib
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ohnix import audit
-from ohnix.drv import Derivation, Output, drv_path, output_paths
-from ohnix.lock import Lock, Pin
-from ohnix.nar import fixed_output_path, to_sri
+from ohnix.audit import collect
+from ohnix.pin.lockfile import Lock, Pin
+from ohnix.store.drv import Derivation, Output, drv_path, output_paths
+from ohnix.store.nar import fixed_output_path, to_sri
 
 SYSTEM = "x86_64-linux"
 STORE = "/nix/store"
@@ -102,7 +102,7 @@ def host_project(
         {"var": "GO", "provider": "host", "exe": "go", "bindir": "bin", "pin": "host/go",
          "attr": None, "patches": [], "fork": None},
     ]}}}  # fmt: skip
-    return audit.assemble(project="p", system=SYSTEM, nix_version="2.8.0",
+    return collect.assemble(project="p", system=SYSTEM, nix_version="2.8.0",
                           lock=Lock().with_pins(list(pins)), shells={"p": shell},
                           shells_json=shells_json, drvs=g.drvs, nar={})  # fmt: skip
 
@@ -134,7 +134,7 @@ def nixpkgs_project(
         {**tool, "var": "CC", "exe": "bin/gcc", "attr": "pkgsCross.musl64.stdenv.cc"},
         {**tool, "var": "GO", "exe": "bin/go", "attr": "go_1_25", "patches": ["gop"]},
     ]}}}  # fmt: skip
-    report = audit.assemble(project="p", system=SYSTEM, nix_version="2.8.0",
+    report = collect.assemble(project="p", system=SYSTEM, nix_version="2.8.0",
                             lock=Lock().with_pins([pin]), shells={"p": shell},
                             shells_json=shells_json, drvs=g.drvs, nar=nar or {})  # fmt: skip
     return report, g

@@ -10,14 +10,22 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import GIT_IDENTITY, Ohnix, environ_overlay, run_ohnix
+
 NIX_TOOLS = ("nix", "nix-instantiate", "nix-store", "nix-hash")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def git_identity() -> Iterator[None]:
+    """Every git command of the session (the tests', ohnix's, Nix's fetchGit) commits as
+    the same test identity and reads no user or system configuration."""
+    with environ_overlay(GIT_IDENTITY):
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -33,16 +41,10 @@ def offline_nix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
             "warn-dirty = false",
         ]
     )
-    old = {k: os.environ.get(k) for k in ("NIX_CONFIG", "NIX_REMOTE")}
-    os.environ["NIX_CONFIG"] = config
     # Single-user: talk to the store directly, never to a daemon that may not run.
-    os.environ["NIX_REMOTE"] = "local" if os.access("/nix", os.W_OK) else ""
-    yield
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    remote = "local" if os.access("/nix", os.W_OK) else ""
+    with environ_overlay({"NIX_CONFIG": config, "NIX_REMOTE": remote}):
+        yield
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -67,22 +69,6 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-def run_ohnix(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run the real CLI in a subprocess, so exit codes and stderr are what a user sees."""
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "ohnix", *args],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
 @pytest.fixture
-def ohnix() -> Callable[..., subprocess.CompletedProcess[str]]:
+def ohnix() -> Ohnix:
     return run_ohnix

@@ -29,15 +29,7 @@ HOST_TOOLS = (*(f"aarch64-linux-gnu-{t}" for t in CROSS), "go", "bash-static", "
 
 
 def git_env(home: Path | None = None) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        GIT_AUTHOR_NAME="Test",
-        GIT_AUTHOR_EMAIL="test@example.org",
-        GIT_COMMITTER_NAME="Test",
-        GIT_COMMITTER_EMAIL="test@example.org",
-        GIT_CONFIG_NOSYSTEM="1",
-        GIT_CONFIG_GLOBAL=os.devnull,
-    )
+    env = dict(os.environ)  # the identity: conftest.git_identity
     if home is not None:
         env["HOME"] = str(home)
     return env

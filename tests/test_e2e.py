@@ -27,7 +27,7 @@ def elf_header(path: Path) -> tuple[int, int, int]:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.conftest import run_ohnix
+    from tests.helpers import run_ohnix
 
     work = tmp_path_factory.mktemp("bridge")
     shutil.copytree(EXAMPLE, work, dirs_exist_ok=True)
@@ -74,7 +74,7 @@ def test_binary_runs_under_qemu_and_pids_agree(built: Path) -> None:
 @pytest.mark.e2e
 @pytest.mark.nix
 def test_abi_break_fails_the_build(built: Path) -> None:
-    from tests.conftest import run_ohnix
+    from tests.helpers import run_ohnix
 
     baseline = built / "abi" / "qemu-arm64-linux-min.json"
     data = json.loads(baseline.read_text())

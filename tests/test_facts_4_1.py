@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from ohnix import products, resolve
+from ohnix import products
 from ohnix.config import Config
 from ohnix.errors import ProductError
-from tests.conftest import run_ohnix
+from ohnix.pin import resolve
+from tests.helpers import run_ohnix
 
 TAG_COMMIT = "3e2c019a22b9daa8a1d76d8154a571920c61405f"  # openharmony/build at the tag
 HUAWEICLOUD = "https://repo.huaweicloud.com"
@@ -76,9 +77,9 @@ def test_fact10_expected_node_version_is_cited_from_the_tag() -> None:
 
 
 def test_fact2_python_prebuilt_executable_path() -> None:
-    from ohnix import shells
+    from ohnix.shell import contents
 
-    spec = shells.toolchains()["prebuilts"]["python"]
+    spec = contents.toolchains()["prebuilts"]["python"]
     assert spec["tools"] == {"PYTHON": "3.10.2/bin/python3"}
     assert spec["bindir"] == "3.10.2/bin"
     meta = resolve.prebuilt_catalog("4.1")["python"]
@@ -100,9 +101,9 @@ def _config(tmp_path: Path, table: str) -> Config:
 
 
 def test_fact3_prebuilts_shell_is_refused_for_aarch64_linux(tmp_path: Path) -> None:
-    from ohnix import shells
+    from ohnix.shell import contents
 
-    assert "aarch64-linux" in shells.SYSTEMS
+    assert "aarch64-linux" in contents.SYSTEMS
     cfg = _config(
         tmp_path,
         '[products.rk3568]\nprovider = "ohos-prebuilts"\ntools = { go = "nixpkgs" }\n'
@@ -111,38 +112,38 @@ def test_fact3_prebuilts_shell_is_refused_for_aarch64_linux(tmp_path: Path) -> N
         'tools = { cc = "ohos-prebuilts" }\n',
     )
     rk = cfg.product("rk3568")
-    assert shells.refusal(rk, "x86_64-linux") is None
-    reason = shells.refusal(rk, "aarch64-linux")
+    assert contents.refusal(rk, "x86_64-linux") is None
+    reason = contents.refusal(rk, "aarch64-linux")
     assert reason is not None
     assert "[products.rk3568]" in reason and "no aarch64-linux host prebuilts" in reason
     assert "linux.arm64" in reason and "x86_64 archives" in reason
     with pytest.raises(ProductError, match=r"OpenHarmony 4\.1 ships no aarch64-linux") as err:
-        shells.check_system(rk, "aarch64-linux")
+        contents.check_system(rk, "aarch64-linux")
     assert "x86_64-linux machine" in str(err.value)
     # One tool from the prebuilts is enough; a nixpkgs-only shell is fine on aarch64.
-    assert shells.refusal(cfg.product("hispark_taurus_standard"), "aarch64-linux")
-    assert shells.refusal(cfg.product("qemu-arm64-linux-min"), "aarch64-linux") is None
+    assert contents.refusal(cfg.product("hispark_taurus_standard"), "aarch64-linux")
+    assert contents.refusal(cfg.product("qemu-arm64-linux-min"), "aarch64-linux") is None
     # shells.json carries the refusal for the Nix library, only where there is one.
-    assert shells.shell(rk, cfg)["refuse"] == {"aarch64-linux": reason}
-    assert "refuse" not in shells.shell(cfg.product("qemu-arm64-linux-min"), cfg)
+    assert contents.shell(rk, cfg)["refuse"] == {"aarch64-linux": reason}
+    assert "refuse" not in contents.shell(cfg.product("qemu-arm64-linux-min"), cfg)
 
 
 def test_fact3_shell_commands_refuse_before_starting_nix(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ohnix import shell, shells
+    from ohnix.shell import contents, enter
 
     cfg = _config(tmp_path, '[products.ipcamera_hispark_taurus]\nprovider = "ohos-prebuilts"\n')
-    monkeypatch.setattr(shells.platform, "machine", lambda: "aarch64")
+    monkeypatch.setattr(contents.platform, "machine", lambda: "aarch64")
 
     def no_nix(*_args: object, **_kwargs: object) -> None:
         pytest.fail("Nix was started")
 
-    monkeypatch.setattr(shell.nix, "nix", no_nix)
+    monkeypatch.setattr(enter.nix, "nix", no_nix)
     for call in (
-        lambda: shell.enter(cfg, "ipcamera_hispark_taurus", classic=False),
-        lambda: shell.variables(cfg, "ipcamera_hispark_taurus"),
-        lambda: shell.realise(cfg, "ipcamera_hispark_taurus"),
+        lambda: enter.enter(cfg, "ipcamera_hispark_taurus", classic=False),
+        lambda: enter.variables(cfg, "ipcamera_hispark_taurus"),
+        lambda: enter.realise(cfg, "ipcamera_hispark_taurus"),
     ):
         with pytest.raises(ProductError, match=r"\[products.ipcamera_hispark_taurus\]"):
             call()
@@ -227,7 +228,7 @@ def test_fact4_cli_shows_the_alias_and_the_variant(ohnix: Any) -> None:
 
 
 def test_fact4_init_comments_name_the_target_cpu_and_variant() -> None:
-    from ohnix import starter
+    from ohnix.render import starter
 
     text = starter.text("p", ["rk3566"])
     assert "not an OpenHarmony product name" in text and "khdvk_3566b" in text
@@ -282,22 +283,22 @@ A7_VFPV4 = "-mfloat-abi=softfp -mfpu=neon-vfpv4 -mcpu=cortex-a7"
     ],
 )
 def test_fact7_product_compile_flags(name: str, flags: str) -> None:
-    from ohnix import shells
+    from ohnix.shell import contents
 
     p = products.get(name)
     assert " ".join(p.cflags) == flags
-    cflags, _ = shells.libc_flags(p, clang=p.compiler == "clang")
+    cflags, _ = contents.libc_flags(p, clang=p.compiler == "clang")
     assert cflags.endswith(flags)
     assert cflags.count("-mfpu=") <= 1 and cflags.count("-mfloat-abi=") <= 1
 
 
 def test_fact7_arm64_variants_drop_the_arm32_flags() -> None:
-    from ohnix import shells
+    from ohnix.shell import contents
 
     for name in ("rk3568", "rk3566"):
         v = products.get(name).variant("arm64")
         assert v.cflags == ()
-        assert "-mfpu" not in shells.libc_flags(v, clang=True)[0]
+        assert "-mfpu" not in contents.libc_flags(v, clang=True)[0]
 
 
 def test_fact7_a_user_product_may_set_its_own_flags(tmp_path: Path) -> None:
@@ -316,9 +317,9 @@ def test_fact7_a_user_product_may_set_its_own_flags(tmp_path: Path) -> None:
 def test_fact8_riscv64_linux_ohos_uses_the_musl_cross_set() -> None:
     import tomllib
 
-    from ohnix import shells
+    from ohnix.shell import contents
 
-    gcc = shells.toolchains()["gcc"]["riscv64-linux-ohos"]
+    gcc = contents.toolchains()["gcc"]["riscv64-linux-ohos"]
     assert gcc["set"] == "pkgsCross.riscv64-musl"
     assert gcc["prefix"] == "riscv64-unknown-linux-musl-"
     assert "musl" in gcc["libc"] and "glibc" not in gcc["libc"]
@@ -339,9 +340,9 @@ PACKAGE_LIST = ["bison", "ccache", "default-jdk", "flex", "zip", "ruby", "libssl
 
 @pytest.mark.parametrize("system_type", ["mini", "small", "standard"])
 def test_fact9_container_starts_with_the_package_list(system_type: str) -> None:
-    from ohnix import shells
+    from ohnix.shell import contents
 
-    tools = shells.container(system_type)
+    tools = contents.container(system_type)
     base = tools[: len(PACKAGE_LIST)]
     assert [t["apt"] for t in base] == PACKAGE_LIST
     assert {t["origin"] for t in base} == {"build_package_list.json"}
@@ -353,9 +354,9 @@ def test_fact9_container_starts_with_the_package_list(system_type: str) -> None:
 
 
 def test_fact9_package_list_is_cited_from_the_tag() -> None:
-    from ohnix import shells
+    from ohnix.shell import contents
 
-    base = shells._data("container.toml")["package_list"]
+    base = contents._data("container.toml")["package_list"]
     assert (base["repo"], base["tag"], base["commit"], base["path"], base["ubuntu"]) == (
         "openharmony/build", "OpenHarmony-v4.1-Release", TAG_COMMIT,
         "scripts/build_package_list.json", "20.04",
@@ -368,8 +369,8 @@ def test_fact9_package_list_is_cited_from_the_tag() -> None:
     "product", ["wifiiot_hispark_pegasus", "ipcamera_hispark_taurus", "rk3568", "rk3566"]
 )
 def test_fact9_parity_lists_the_package_list_tools(tmp_path: Path, product: str) -> None:
-    from ohnix import parity
-    from ohnix.lock import Lock
+    from ohnix.audit import parity
+    from ohnix.pin.lockfile import Lock
 
     cfg = _config(tmp_path, f'[products.{product}]\nprovider = "nixpkgs"\n')
     data = parity.report(cfg, Lock(), product)

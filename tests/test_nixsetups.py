@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_ohnix
+from tests.helpers import run_ohnix
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "bridge"
@@ -224,8 +224,8 @@ def test_add_fixed_failure_on_a_deep_tree_names_the_source_and_the_limit(
 ) -> None:
     """Nix 2.26 crashes in `nix-store --add-fixed --recursive` beyond ~70 levels (checked
     for real in a Debian 13 chroot; here a stand-in nix-store fails the way it does)."""
-    from ohnix import nix
     from ohnix.errors import CommandError, OhnixError
+    from ohnix.store import nix
 
     bindir = tmp_path / "bin"
     bindir.mkdir()
@@ -252,8 +252,8 @@ def test_add_fixed_failure_on_a_deep_tree_names_the_source_and_the_limit(
 def test_a_build_killed_by_nix_2176_is_retried_and_other_failures_are_not(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from ohnix import nix
     from ohnix.errors import CommandError
+    from ohnix.store import nix
 
     calls: list[tuple[str, ...]] = []
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from ohnix.products import Product
-from ohnix.shells import libc_flags
+from ohnix.shell.contents import libc_flags
 
 
 @dataclass(frozen=True)

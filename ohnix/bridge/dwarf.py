@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from elftools.common.exceptions import ELFRelocationError
 from elftools.elf.elffile import ELFFile
@@ -27,7 +27,11 @@ class UnrelocatableError(Exception):
 
 _QUALIFIERS = ("typedef", "const_type", "volatile_type", "restrict_type", "atomic_type")
 _STRIP = frozenset(f"DW_TAG_{q}" for q in _QUALIFIERS)
-_AGGREGATE = {"DW_TAG_structure_type": "struct", "DW_TAG_union_type": "union"}
+LayoutKind = Literal["struct", "union", "scalar"]
+_AGGREGATE: dict[str, LayoutKind] = {
+    "DW_TAG_structure_type": "struct",
+    "DW_TAG_union_type": "union",
+}
 # GCC and clang name base types differently; normalise so their snapshots compare cleanly.
 _BASE = {
     "long int": "long",
@@ -72,7 +76,7 @@ class Layout:
     size: int
     align: int
     fields: tuple[Field, ...]
-    kind: str = "struct"  # struct | union | scalar
+    kind: LayoutKind = "struct"
 
 
 def read_layouts(obj: Path, names: Sequence[str], *, target: str, cc: str) -> list[Layout]:
@@ -101,7 +105,7 @@ def read_layouts(obj: Path, names: Sequence[str], *, target: str, cc: str) -> li
         out = []
         for i, label in enumerate(names):
             t = _strip(probes[f"obj_{i}"])
-            kind = _AGGREGATE.get(t.tag, "scalar")
+            kind: LayoutKind = _AGGREGATE.get(t.tag, "scalar")
             fields = _members(t, elf.little_endian, 0) if kind != "scalar" else ()
             size, align = _count(probes[f"size_{i}"]), _count(probes[f"align_{i}"])
             out.append(Layout(label, size or 0, align or 0, fields, kind))

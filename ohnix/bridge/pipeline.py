@@ -16,12 +16,13 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from ohnix import envcache, proc
+from ohnix import proc
+from ohnix.atomic import write_text_atomic
 from ohnix.config import Config, ProductConfig
 from ohnix.errors import BuildError, OhnixError
-from ohnix.lock import write_text_atomic
+from ohnix.shell import envcache
 
 GOARCH_TO_ARCH = {"arm64": "arm64", "arm": "arm", "riscv64": "riscv64", "amd64": "x86_64"}
 
@@ -29,7 +30,7 @@ GOARCH_TO_ARCH = {"arm64": "arm64", "arm": "arm", "riscv64": "riscv64", "amd64":
 @dataclass(frozen=True)
 class Step:
     name: str
-    status: str  # "ok" | "skipped" | "failed"
+    status: Literal["ok", "skipped", "failed"]
     detail: str
     seconds: float
 
@@ -217,11 +218,11 @@ def build(
     render_now: bool = False,
     on_step: Callable[[Step], None] | None = None,
 ) -> BuildReport:
-    from ohnix import lock as lockfile
-    from ohnix import shell
+    from ohnix.pin import lockfile
+    from ohnix.shell import enter
 
     pc = config.product(product)
-    variables = shell.variables(config, product, render_now=render_now)
+    variables = enter.variables(config, product, render_now=render_now)
     env = envcache.environment(variables, dict(os.environ))
     out = config.root / "out" / product
     out.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,1 @@
+"""Auditing: derivation reports, their diffs, SBOMs and container parity."""

@@ -1,0 +1,157 @@
+"""The audit report as a file: its schema, reading it back, checking it, showing it.
+
+Pure (no Nix): `ohnix audit diff` and `ohnix sbom` work from reports alone, possibly made
+on other machines. A report carries every derivation of its shells' closures in full
+(`derivations`: .drv path -> args, builder, env, inputDrvs, inputSrcs, outputs with
+narHash, system), so `check` can recompute every `.drv` and output path from the report's
+own content with drv.py, exactly as Nix computes them.
+
+Top level: schema, version, project, storeDir, system, nix (version), lock (digest of
+ohnix.lock), pins (each lock pin, with storePath and narHash where fetched), products
+(per product: shell, closure, provider, components) and derivations.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ohnix.errors import OhnixError
+from ohnix.store.drv import Derivation, Mismatch, Output, verify_closure
+
+SCHEMA = "ohnix-audit"
+VERSION = 1
+
+
+def base_name(path: str) -> str:
+    """`/nix/store/<hash>-name` -> `name` (`.drv` kept off)."""
+    name = path.rsplit("/", 1)[-1].split("-", 1)[-1]
+    return name.removesuffix(".drv")
+
+
+def pname(name: str) -> str:
+    """Nix's parseDrvName: the name up to the first `-` followed by a non-letter."""
+    match = re.search(r"-[^A-Za-z]", name)
+    return name[: match.start()] if match else name
+
+
+def derivation_of(data: Mapping[str, Any]) -> Derivation:
+    """A report node back to a Derivation (the inverse of `node`)."""
+    outputs = tuple(
+        Output(name, o["path"], o["hashAlgo"], o["hash"])
+        for name, o in sorted(data["outputs"].items())
+    )
+    return Derivation(
+        outputs=outputs,
+        input_drvs=tuple(sorted((p, tuple(sorted(o))) for p, o in data["inputDrvs"].items())),
+        input_srcs=tuple(sorted(data["inputSrcs"])),
+        system=data["system"],
+        builder=data["builder"],
+        args=tuple(data["args"]),
+        env=tuple(sorted(data["env"].items())),
+    )
+
+
+def closure(roots: Iterable[str], graph: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    """Every `.drv` reachable from `roots` in a report's `derivations`."""
+    seen: set[str] = set()
+    todo = [r for r in roots if r]
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        todo.extend(graph[path]["inputDrvs"])
+    return seen
+
+
+# --- reading reports ------------------------------------------------------------------
+
+
+def load(path: Path) -> dict[str, Any]:
+    """A report from a file, checked to be one ohnix can read."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise OhnixError(f"Cannot read the audit report '{path}': {exc.strerror}.") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise OhnixError(f"'{path}' is not a JSON audit report ({exc}).") from exc
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise OhnixError(
+            f'\'{path}\' is not an ohnix audit report (no "schema": "{SCHEMA}").',
+            hint="Make one with `ohnix audit PRODUCT --json -o FILE`.",
+        )
+    if data.get("version") != VERSION:
+        raise OhnixError(
+            f"'{path}' is an audit report of version {data.get('version')!r}; this ohnix "
+            f"reads version {VERSION}.",
+            hint="Regenerate it with this ohnix, or compare with the ohnix that wrote it.",
+        )
+    return data
+
+
+def check(report: Mapping[str, Any]) -> list[Mismatch]:
+    """Recompute every `.drv` and output path from the report's own content: a report
+    that passes was not edited and describes exactly the derivations it names."""
+    graph = report["derivations"]
+    cache = {p: derivation_of(d) for p, d in graph.items()}
+
+    def get(path: str) -> Derivation:
+        try:
+            return cache[path]
+        except KeyError:
+            raise OhnixError(f"The report lacks the derivation '{path}' it refers to.") from None
+
+    return verify_closure(sorted(graph), load=get, store_dir=report["storeDir"])
+
+
+def dumps(report: Mapping[str, Any]) -> str:
+    return json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def format_report(report: Mapping[str, Any]) -> str:
+    """The human view: per product, per component, the three identities."""
+    lines = [
+        f"project {report['project']} on {report['system']}, Nix {report['nix']}, "
+        f"lock {report['lock']}"
+    ]
+    for name, product in report["products"].items():
+        lines.append(f"\n{name} (provider {product['provider']}): {product['shell']}")
+        lines.append(f"  {len(product['closure'])} derivation(s) in the shell's closure")
+        for c in product["components"]:
+            flag = "" if c["hermetic"] else "  [NON-HERMETIC]"
+            lines.append(f"  {c['id']} ({c['kind']}, provider {c.get('provider')}){flag}")
+            if c.get("drv"):
+                lines.append(f"      drv      {c['drv']}")
+            for out, o in sorted(c.get("outputs", {}).items()):
+                lines.append(f"      {out:<8} {o['path']}")
+                lines.append(f"      narHash  {o['narHash'] or 'not built (no narHash)'}")
+            if c.get("fixed"):
+                f = c["fixed"]
+                rev = f" rev {f['rev']}" if f.get("rev") else ""
+                lines.append(f"      fetch    {f.get('url')}{rev} {f['method']} {f['hash']}")
+            if c.get("tools"):
+                lines.append(f"      tools    {' '.join(c['tools'])}")
+            if c["pins"]:
+                lines.append(f"      pins     {' '.join(c['pins'])}")
+    comps = [c for prod in report["products"].values() for c in prod["components"]]
+    used = {p for c in comps for p in c["pins"]}
+    unused = sorted(set(report["pins"]) - used)
+    if unused:
+        lines.append(f"\npins no audited shell uses: {' '.join(unused)}")
+    verified = report.get("verified")
+    if verified:
+        bad = verified["mismatches"]
+        lines.append(
+            f"\nverified {verified['derivations']} derivation(s): "
+            + (
+                f"{len(bad)} path(s) differ from Nix's"
+                if bad
+                else "every .drv and output path recomputed by ohnix equals Nix's"
+            )
+        )
+        lines += [f"  {m['drv_path']} {m['what']}: nix {m['nix']} ohnix {m['ohnix']}" for m in bad]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,3 @@
+"""The command line: the Typer app and one module per command group (parse, call one core
+function, print).
+"""

@@ -1,0 +1,75 @@
+"""The Typer app object and what every command module shares: global options, --json
+output and the common argument types. Command modules register on `app`; cli.py is the
+entry point that imports them all.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+import typer.core
+
+if TYPE_CHECKING:
+    from ohnix.config import Config
+
+# The order `ohnix --help` lists commands in: a user's path through a project.
+ORDER = ("init", "config", "products", "lock", "render", "shell", "run", "build", "bridge",
+         "parity", "direnv", "gc", "cache", "ci", "audit", "sbom", "doctor")  # fmt: skip
+
+
+class _Ordered(typer.core.TyperGroup):
+    def list_commands(self, ctx: Any) -> list[str]:  # ctx: a click Context
+        names = super().list_commands(ctx)
+        rank = {name: i for i, name in enumerate(ORDER)}
+        return sorted(names, key=lambda n: (rank.get(n, len(ORDER)), n))
+
+
+app = typer.Typer(
+    cls=_Ordered,
+    name="ohnix",
+    help="Reproducible, Nix-based build environments for OpenHarmony.\n\n"
+    "Example: ohnix init qemu-arm64-linux-min && ohnix lock && ohnix shell qemu-arm64-linux-min",
+    no_args_is_help=True,
+    add_completion=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+RenderOpt = Annotated[
+    bool, typer.Option("--render", help="Render first if the Nix files are stale.")
+]
+ProductArg = Annotated[str, typer.Argument(help="A configured product.")]
+ProductsArg = Annotated[list[str], typer.Argument(help="Configured products.", metavar="PRODUCT")]
+
+
+OutputOpt = Annotated[
+    Path | None, typer.Option("-o", "--output", help="Also write the JSON to FILE.", metavar="FILE")
+]
+
+
+@dataclass(frozen=True)
+class Globals:
+    directory: Path
+    verbose: int
+
+
+def globals_of(ctx: typer.Context) -> Globals:
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, Globals) else Globals(Path.cwd(), 0)
+
+
+def load_project(ctx: typer.Context) -> Config:
+    """The project the command works on: ohnix.toml under -C DIR (default: here), loaded."""
+    from ohnix import config
+
+    return config.load(globals_of(ctx).directory)
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")

@@ -1,0 +1,205 @@
+"""`ohnix bridge`: the bridge build's steps as commands (syscall tables, ABI snapshots).
+
+Thin like the other ohnix/cli/ modules: parse arguments, call one core function, print.
+Importing this module must stay cheap (it is imported when the CLI starts): the core
+modules, and with them pyelftools, are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ohnix.cli.app import JsonOpt, emit_json, globals_of
+from ohnix.errors import OhnixError
+
+bridge_app = typer.Typer(
+    help="The Go/CGO bridge build's steps: syscall tables and ABI snapshots.\n\n\b\n"
+    "Example: ohnix bridge syscalls --arch arm64 --headers /usr/aarch64-linux-gnu/include",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+abi_app = typer.Typer(
+    help="Measure struct layouts with a target compiler and compare two snapshots.\n\n\b\n"
+    "Example: ohnix bridge abi check old.json new.json",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+bridge_app.add_typer(abi_app, name="abi")
+
+
+class Arch(StrEnum):  # the keys of ohnix.bridge.syscalls.ARCHES (a test keeps them equal)
+    arm64 = "arm64"
+    arm = "arm"
+    riscv64 = "riscv64"
+    x86_64 = "x86_64"
+
+
+class Format(StrEnum):
+    go = "go"
+    json = "json"
+
+
+def _path(ctx: typer.Context, path: Path) -> Path:
+    """`path` as the user meant it under `-C DIR`; unchanged (as given) without -C."""
+    base = globals_of(ctx).directory
+    if path.is_absolute() or base == Path.cwd().resolve():
+        return path
+    return base / path
+
+
+def _write(path: Path, text: str, what: str) -> None:
+    """Write atomically, and not at all when the bytes are unchanged; say which on stderr."""
+    from ohnix.atomic import write_text_atomic
+
+    try:
+        changed = write_text_atomic(path, text)
+    except OSError as exc:
+        raise OhnixError(
+            f"Cannot write {path}: {exc.strerror}.",
+            hint="Check that its folder exists and is writable.",
+        ) from exc
+    sys.stderr.write(f"{'wrote' if changed else 'unchanged'} {path} ({what})\n")
+
+
+@bridge_app.command("syscalls")
+def syscalls_cmd(
+    ctx: typer.Context,
+    arch: Annotated[Arch, typer.Option("--arch", help="Target architecture.")],
+    headers: Annotated[
+        Path,
+        typer.Option(
+            "--headers",
+            help="Kernel UAPI include dir (Debian's /usr/<triple>/include, or "
+            "OpenHarmony's prebuilts/usr/include or source checkout).",
+            metavar="DIR",
+        ),
+    ],
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.go,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o", "--output", help="Write here (atomically) instead of stdout.", metavar="FILE"
+        ),
+    ] = None,
+) -> None:
+    """Generate a syscall-number table (Go constants, as golang.org/x/sys, or JSON).
+
+    \b
+    Example: ohnix bridge syscalls --arch arm64 --headers /usr/aarch64-linux-gnu/include -o z.go
+    """
+    from ohnix.bridge import syscalls
+
+    table = syscalls.generate(arch.value, _path(ctx, headers))
+    text = syscalls.to_go(table) if fmt is Format.go else syscalls.to_json(table)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    _write(_path(ctx, output), text, f"{len(table.entries)} {arch.value} syscalls, {fmt.value}")
+
+
+@abi_app.command("snapshot")
+def abi_snapshot(
+    ctx: typer.Context,
+    target: Annotated[
+        str, typer.Option("--target", help="Target triple, e.g. aarch64-linux-ohos.")
+    ],
+    cc: Annotated[
+        str, typer.Option("--cc", help='The target C compiler (a command line, e.g. "clang").')
+    ],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="The snapshot file to write.", metavar="FILE")
+    ],
+    types: Annotated[
+        Path | None,
+        typer.Option(
+            "--types", help="Types file (default: ohnix's built-in list).", metavar="FILE"
+        ),
+    ] = None,
+    cflags: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cflag", help="Extra compiler flag (repeatable), e.g. --cflag=-I/x.", metavar="X"
+        ),
+    ] = None,
+) -> None:
+    """Measure size, alignment and field offsets of C types with the target compiler.
+
+    \b
+    Example: ohnix bridge abi snapshot --target aarch64-linux-ohos --cc clang -o arm64.json
+    """
+    from ohnix.bridge import abi
+
+    snap = abi.snapshot(
+        target, cc, None if types is None else _path(ctx, types), tuple(cflags or ())
+    )
+    _write(_path(ctx, output), snap.to_json(), f"{len(snap.layouts)} types for {target}")
+
+
+@abi_app.command("check")
+def abi_check(
+    ctx: typer.Context,
+    old: Annotated[Path, typer.Argument(help="The reference snapshot.", metavar="OLD")],
+    new: Annotated[Path, typer.Argument(help="The snapshot to check.", metavar="NEW")],
+    as_json: JsonOpt = False,
+) -> None:
+    """List layout differences from OLD to NEW; exit 1 if any of them breaks binaries.
+
+    \b
+    Example: ohnix bridge abi check abi/arm64.json new-arm64.json --json
+    """
+    from dataclasses import asdict
+
+    from ohnix.bridge import abi
+
+    old_path, new_path = _path(ctx, old), _path(ctx, new)
+    changes = abi.compare(abi.load_snapshot(old_path), abi.load_snapshot(new_path))
+    breaking = abi.has_breaking(changes)
+    if as_json:
+        emit_json([asdict(c) for c in changes])
+    else:
+        sys.stdout.write(abi.render_table(changes))
+        if breaking:
+            n = sum(c.breaking for c in changes)
+            raise OhnixError(
+                f"{n} breaking layout change(s) from {old_path} to {new_path}; "
+                "binaries built against one do not match the other."
+            )
+    if breaking:
+        raise typer.Exit(1)
+
+
+@bridge_app.command("cgo")
+def cgo_cmd(
+    ctx: typer.Context,
+    product: Annotated[str, typer.Option("--product", "-p", help="A catalog product.")],
+    cpu: Annotated[str | None, typer.Option("--cpu", help="Another target_cpu.")] = None,
+    out_dir: Annotated[
+        Path, typer.Option("-o", "--output", help="Directory for cgo_wrapper.h.")
+    ] = Path("gen"),
+    clang: Annotated[
+        bool, typer.Option("--clang/--gcc", help="Flags for clang (--target) or for GCC.")
+    ] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write cgo_wrapper.h and print the product's CFLAGS/LDFLAGS profile.
+
+    \b
+    Example: ohnix bridge cgo --product rk3568 --cpu arm64 -o gen
+    """
+    from ohnix import products
+    from ohnix.bridge import cgo
+
+    prod = products.get(product)
+    prof = cgo.profile(prod.variant(cpu) if cpu else prod, clang=clang)
+    target = _path(ctx, out_dir)
+    target.mkdir(parents=True, exist_ok=True)  # -o names a directory: make it, like build does
+    _write(target / "cgo_wrapper.h", prof.header, f"cgo wrapper for {product}")
+    if as_json:
+        emit_json(prof.as_dict())
+    else:
+        sys.stdout.write(f"CGO_CFLAGS={prof.cflags}\nCGO_LDFLAGS={prof.ldflags}\n")

@@ -1,0 +1,259 @@
+"""CI and audit commands: cache paths|key|push|pull, ci, audit, audit diff, sbom.
+
+Thin: parse arguments, call one core function, print its result.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import typer.core
+
+from ohnix.cli.app import (
+    JsonOpt,
+    OutputOpt,
+    ProductArg,
+    ProductsArg,
+    app,
+    emit_json,
+    load_project,
+)
+from ohnix.errors import OhnixError
+
+cache_app = typer.Typer(
+    help="Store paths, cache keys and binary-cache push/pull for CI.\n\n"
+    "Example: ohnix cache push --to file:///tmp/nix-cache qemu-arm64-linux-min",
+    no_args_is_help=True,
+)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("paths")
+def cache_paths(ctx: typer.Context, products: ProductsArg, as_json: JsonOpt = False) -> None:
+    """Every store path CI needs for these shells (toolchains and pinned inputs).
+
+    Example: ohnix cache paths rk3566 --json
+    """
+    from ohnix.shell import bincache
+
+    found = bincache.paths(load_project(ctx), products)
+    if as_json:
+        emit_json(found)
+    else:
+        sys.stdout.write("".join(f"{p}\n" for p in found))
+
+
+@cache_app.command("key")
+def cache_key(ctx: typer.Context, products: ProductsArg, as_json: JsonOpt = False) -> None:
+    """A cache key from the lock digest, rendered files, products and system.
+
+    Example: ohnix cache key rk3566
+    """
+    from ohnix.shell import bincache
+
+    value = bincache.key(load_project(ctx), products)
+    if as_json:
+        emit_json({"key": value})
+    else:
+        sys.stdout.write(value + "\n")
+
+
+def _transfer_out(result: Any, as_json: bool) -> None:
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    verb = "pushed to" if result.direction == "push" else "pulled from"
+    sys.stdout.write(
+        f"{verb} {result.url}: {len(result.copied)} of {result.paths} paths copied "
+        f"({result.nar_bytes / 1e6:.1f} MB NAR)\n"
+    )
+
+
+@cache_app.command("push")
+def cache_push(
+    ctx: typer.Context,
+    products: ProductsArg,
+    to: Annotated[str, typer.Option("--to", help="file://DIR, s3://BUCKET, ssh://HOST.")],
+    secret_key: Annotated[
+        str | None, typer.Option("--secret-key", help="Sign with this key file.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Copy the shells' paths to a binary cache (only what it lacks).
+
+    Example: ohnix cache push --to file:///tmp/nix-cache rk3566
+    """
+    from ohnix.shell import bincache
+
+    _transfer_out(bincache.push(load_project(ctx), products, to, secret_key),
+                  as_json)  # fmt: skip
+
+
+@cache_app.command("pull")
+def cache_pull(
+    ctx: typer.Context,
+    products: ProductsArg,
+    source: Annotated[str, typer.Option("--from", help="file://DIR, s3://BUCKET, ssh://HOST.")],
+    public_key: Annotated[
+        str | None, typer.Option("--public-key", help="Trust signatures by this key.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fetch the shells' paths from a binary cache (pins first, then substitution).
+
+    Example: ohnix cache pull --from file:///tmp/nix-cache rk3566
+    """
+    from ohnix.shell import bincache
+
+    _transfer_out(bincache.pull(load_project(ctx), products, source, public_key), as_json)
+
+
+@app.command()
+def ci(
+    ctx: typer.Context,
+    provider: Annotated[str, typer.Argument(help="github or gitlab.")],
+    products: Annotated[
+        list[str] | None, typer.Argument(help="Products to build (default: all).")
+    ] = None,
+) -> None:
+    """Write a CI workflow: install Nix, restore the cache, check render and lock, build, push.
+
+    Example: ohnix ci github
+    """
+    from ohnix.render import workflow
+
+    path = workflow.write(load_project(ctx), provider, list(products or []))
+    sys.stdout.write(f"wrote {path}\n")
+
+
+# --- audit and sbom -------------------------------------------------------------------
+
+
+class _AuditGroup(typer.core.TyperGroup):
+    """`ohnix audit PRODUCT...` and `ohnix audit diff A B` side by side: anything that is
+    not a subcommand (or --help) goes to the default `report` subcommand."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # ctx: a click Context
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
+            args = ["report", *args]
+        return super().parse_args(ctx, args)
+
+
+audit_app = typer.Typer(
+    cls=_AuditGroup,
+    help="Derivation and output hashes per product and component, and explained diffs.\n\n"
+    "\b\nExamples: ohnix audit rk3566 --json -o a.json; ohnix audit diff a.json b.json",
+    rich_markup_mode=None,
+)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("report")
+def audit_report(
+    ctx: typer.Context,
+    products: Annotated[
+        list[str] | None,
+        typer.Argument(help="Configured products (default: all).", metavar="PRODUCT"),
+    ] = None,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify", help="Recompute every .drv and output path; exit 1 if any differ."
+        ),
+    ] = False,
+    output: OutputOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Report each product's shell: per component (toolchain, pinned source) its .drv,
+    output paths, narHash if built, fetch URL and hash, provider (host = non-hermetic).
+
+    `ohnix audit PRODUCT...` is short for `ohnix audit report PRODUCT...`. The project
+    must be rendered. Reports of the same lock are byte-identical on any checkout.
+
+    Examples: ohnix audit rk3566 --verify; ohnix audit --json -o audit.json
+    """
+    from ohnix.atomic import write_text_atomic
+    from ohnix.audit import collect, reportfile
+
+    report = collect.build(load_project(ctx), list(products or []),
+                         verify=verify)  # fmt: skip
+    if output is not None:
+        write_text_atomic(output, reportfile.dumps(report))
+    if as_json:
+        emit_json(report)
+    else:
+        sys.stdout.write(reportfile.format_report(report))
+        if output is not None:
+            sys.stdout.write(f"wrote {output}\n")
+    bad = report.get("verified", {}).get("mismatches")
+    if bad:
+        raise OhnixError(
+            f"{len(bad)} recomputed path(s) differ from Nix's (listed above).",
+            hint="Either a derivation in the store is not what its path says, or ohnix's "
+            "recomputation is wrong; please report it with the report attached.",
+        )
+
+
+@audit_app.command("diff")
+def audit_diff(
+    a: Annotated[Path, typer.Argument(help="The first report (ohnix audit --json).")],
+    b: Annotated[Path, typer.Argument(help="The second report.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Explain why two audit reports differ, offline, without any .drv on this machine:
+    same evaluation / same output paths / same narHash, and the root causes (env var,
+    input, source, pin) with the components each reaches.
+
+    Example: ohnix audit diff monday.json friday.json
+    """
+    from ohnix.audit import diff, reportfile
+
+    result = diff.diff(reportfile.load(a), reportfile.load(b))
+    if as_json:
+        emit_json(result)
+    else:
+        sys.stdout.write(diff.format_diff(result))
+    broken = [side.upper() for side, bad in result["consistency"].items() if bad]
+    if broken:
+        raise OhnixError(
+            f"Report {' and '.join(broken)} does not recompute from its own content: its "
+            "paths do not match its derivations, so it was edited or damaged.",
+            hint="Regenerate it with `ohnix audit --json -o FILE` on the machine it came from.",
+        )
+
+
+class SbomFormat(StrEnum):
+    cyclonedx = "cyclonedx"
+
+
+@app.command()
+def sbom(
+    ctx: typer.Context,
+    product: ProductArg,
+    fmt: Annotated[
+        SbomFormat, typer.Option("--format", help="The SBOM format (CycloneDX 1.6 JSON).")
+    ] = SbomFormat.cyclonedx,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write to FILE.", metavar="FILE")
+    ] = None,
+) -> None:
+    """Write a CycloneDX SBOM of a product's shell (every derivation, pin and host tool),
+    validated against the CycloneDX schema; reproducible (no timestamp).
+
+    Example: ohnix sbom rk3566 -o rk3566.cdx.json
+    """
+    from ohnix.atomic import write_text_atomic
+    from ohnix.audit import collect
+    from ohnix.audit import sbom as sboms
+
+    report = collect.build(load_project(ctx), [product])
+    text = sboms.cyclonedx(report, product) if fmt is SbomFormat.cyclonedx else ""
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_text_atomic(output, text)
+        sys.stdout.write(f"wrote {output}\n")

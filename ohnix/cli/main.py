@@ -1,0 +1,181 @@
+"""The Typer app: parse arguments, call one core function, print its result.
+
+No logic lives here beyond that; every command that reports something has --json, which
+prints the same value the human output is made from.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import typer.core
+
+from ohnix import __version__
+from ohnix.cli import ci, project
+from ohnix.cli.app import Globals, JsonOpt, app, emit_json, globals_of, load_project
+from ohnix.cli.bridge import bridge_app
+from ohnix.errors import OhnixError
+
+# The command modules register on `app` when imported; named here so that is explicit.
+COMMAND_MODULES = (project, ci)
+
+products_app = typer.Typer(
+    help="List the built-in OpenHarmony products.\n\nExample: ohnix products --json",
+    invoke_without_command=True,
+)
+app.add_typer(products_app, name="products")
+app.add_typer(bridge_app, name="bridge")
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"ohnix {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    directory: Annotated[
+        Path, typer.Option("-C", "--directory", help="Run as if started in DIR.", metavar="DIR")
+    ] = Path(),
+    verbose: Annotated[
+        int, typer.Option("-v", "--verbose", count=True, help="Show the commands ohnix runs.")
+    ] = 0,
+    version: Annotated[  # noqa: ARG001 (handled by its eager callback)
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING, format="%(message)s", stream=sys.stderr
+    )
+    ctx.obj = Globals(directory.resolve(), verbose)
+
+
+@products_app.callback()
+def products_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """List every product: OpenHarmony name, board, system type, kernel, triple, Go."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from ohnix import products
+
+    items = list(products.catalog().values())
+    if as_json:
+        emit_json([p.as_dict() for p in items])
+        return
+    from ohnix import ui
+
+    ui.products_table(items)
+
+
+@products_app.command("show")
+def products_show(
+    name: Annotated[str, typer.Argument(help="A product name, e.g. rk3568.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one product and its target_cpu variants.
+
+    Example: ohnix products show rk3568 --json
+    """
+    from ohnix import products
+
+    product = products.get(name)
+    if as_json:
+        emit_json(product.as_dict())
+        return
+    from ohnix import ui
+
+    ui.product_detail(product)
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Products to configure.", metavar="PRODUCT")
+    ] = None,
+) -> None:
+    """Write a commented starter ohnix.toml (never overwrites one).
+
+    Example: ohnix init rk3568 qemu-arm64-linux-min
+    """
+    from ohnix.render import starter
+
+    paths = starter.write(globals_of(ctx).directory, list(names or []))
+    sys.stdout.write("".join(f"wrote {p}\n" for p in paths) + "next: ohnix lock\n")
+
+
+@app.command("config")
+def show_config(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Validate ohnix.toml and show what it resolves to (products, providers, sources).
+
+    Example: ohnix -C my-project config --json
+    """
+    from ohnix import config
+
+    cfg = load_project(ctx)
+    data = config.as_dict(cfg)
+    if as_json:
+        emit_json(data)
+        return
+    sys.stdout.write(
+        f"{cfg.path}: project {cfg.project.name}, OpenHarmony {cfg.project.openharmony}\n"
+    )
+    for p in data["products"]:
+        tools = "".join(f", {t}={v}" for t, v in p["tools"].items())
+        sys.stdout.write(f"  {p['name']}: {p['product']['triple']} via {p['provider']}{tools}\n")
+
+
+@app.command()
+def doctor(as_json: JsonOpt = False) -> None:
+    """Check that Nix, git and the store are ready; each failing check says how to fix it.
+
+    Example: ohnix doctor --json
+    """
+    from ohnix.store import doctor as doc
+
+    report = doc.run()
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        from ohnix import ui
+
+        ui.doctor_report(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: OhnixError -> one paragraph and exit 1; Ctrl-C -> 130."""
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="ohnix", standalone_mode=False)
+    except OhnixError as exc:
+        sys.stderr.write(f"ohnix: error: {exc}\n")
+        return 1
+    except (KeyboardInterrupt, typer.Abort):
+        sys.stderr.write("ohnix: interrupted\n")
+        return 130
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.TyperException as exc:  # usage errors: click-style message, exit 2
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            sys.stderr.write(f"ohnix: {exc.format_message()}\n")
+        return exc.exit_code
+    if result == 130:  # Typer turns Ctrl-C into Exit(130) and returns it
+        sys.stderr.write("ohnix: interrupted\n")
+    if isinstance(result, int):
+        return result
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

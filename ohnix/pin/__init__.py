@@ -1,0 +1,3 @@
+"""Pinning: the lock file, resolving ohnix.toml into pins, prefetchers, git trees, host-tool
+pins.
+"""

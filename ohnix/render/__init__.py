@@ -1,0 +1,1 @@
+"""Rendering: Lock + Config -> the Nix files and CI workflows (pure), and the writer."""

@@ -1,0 +1,278 @@
+"""What each product's shell contains: its environment and its tools, as plain data.
+
+Pure: Config + Lock -> the `shells.json` the Nix library reads. All decisions (which
+provider gives CC, which flags the libc profile needs, what the honest note says) are made
+here in Python, where they are tested; the Nix side only looks things up.
+"""
+
+from __future__ import annotations
+
+import platform
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from ohnix.config import Config, ProductConfig
+from ohnix.errors import ProductError, RenderError
+from ohnix.pin import host
+from ohnix.pin.lockfile import Lock
+from ohnix.products import Product
+
+SYSTEMS = ("x86_64-linux", "aarch64-linux")
+# OpenHarmony 4.1 has Linux host prebuilts for x86_64 only: prebuilts_download.sh picks the
+# x86_64 lists on every Linux host, and the config's `linux.arm64` list names the same
+# x86-64 archives (ohnix/data/prebuilts-4.1.toml, header).
+PREBUILTS_SYSTEMS = ("x86_64-linux",)
+MACHINES = {"x86_64": "x86_64-linux", "aarch64": "aarch64-linux", "arm64": "aarch64-linux"}
+CC_VARS = tuple(host.CC_VARS.values())
+
+
+@cache
+def _data(name: str) -> dict[str, Any]:
+    return tomllib.loads(resources.files("ohnix").joinpath(f"data/{name}").read_text())
+
+
+def toolchains() -> dict[str, Any]:
+    return _data("toolchains.toml")
+
+
+def container(system_type: str) -> list[dict[str, Any]]:
+    """The build container's tools for a system type (data/container.toml): OpenHarmony's
+    build_package_list.json (the same for every system type), then what the Dockerfiles
+    add, each marked with its `origin`."""
+    data = _data("container.toml")
+    base = data["package_list"]
+    out = [{**t, "origin": base["origin"]} for t in base["tools"]]
+    attrs = {t["nixpkgs"] for t in out} - {"none"}
+    apts = {t["apt"] for t in out}
+    for t in data["system"][system_type]["tools"]:
+        if t["nixpkgs"] in attrs or t["apt"] in apts:
+            continue  # the package list has it already
+        out.append({**t, "origin": "Dockerfile"})
+    return out
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One entry of a shell's toolset; `var` is the variable naming its executable."""
+
+    var: str | None
+    provider: str
+    exe: str  # relative to the derivation's root (host: the program name)
+    bindir: str = "bin"
+    pin: str | None = None  # lock key, for host and ohos-prebuilts
+    attr: str | None = None  # nixpkgs attribute path
+    patches: tuple[str, ...] = ()
+    fork: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"var": self.var, "provider": self.provider, "exe": self.exe,
+                "bindir": self.bindir, "pin": self.pin, "attr": self.attr,
+                "patches": list(self.patches), "fork": self.fork}  # fmt: skip
+
+
+def _format(attr: str, config: Config) -> str:
+    return attr.replace("{llvm}", str(config.toolchain.llvm)).replace(
+        "{go}", config.toolchain.go.replace(".", "_")
+    )
+
+
+def cc_tools(pc: ProductConfig, config: Config) -> tuple[list[Tool], str]:
+    """The C toolchain (CC CXX AR LD NM OBJCOPY STRIP RANLIB) and the libc really used."""
+    provider = pc.provider_for("cc")
+    product = pc.product
+    if provider == "host":
+        tools = [Tool(t.var, "host", t.program, pin=f"host/{t.program}")
+                 for t in host.tools_for(pc) if t.var != "GO"]  # fmt: skip
+        libc = f"the host's {host.prefix_for(pc).rstrip('-')} toolchain (glibc/newlib)"
+        return tools, f"{libc}, standing in for {product.libc}: a demo, not a shippable build"
+    if provider == "ohos-prebuilts":
+        clang = toolchains()["prebuilts"]["clang"]
+        tools = [
+            Tool(var, "ohos-prebuilts", exe, pin="prebuilts/clang", bindir=clang["bindir"])
+            for var, exe in sorted(clang["tools"].items())
+        ]
+        return tools, f"{product.libc} through OpenHarmony's clang"
+    gcc = toolchains()["gcc"].get(product.triple)
+    if gcc is not None:
+        cc = f"{gcc['set']}.stdenv.cc"
+        binutils = f"{cc}.bintools"
+        names = dict(zip(CC_VARS, host.CC_TOOLS, strict=True))
+        tools = [
+            Tool(var, "nixpkgs", f"bin/{gcc['prefix']}{names[var]}",
+                 attr=cc if var in ("CC", "CXX") else binutils)
+            for var in CC_VARS
+        ]  # fmt: skip
+        return tools + _llvm(config, with_vars=False), str(gcc["libc"])
+    # No stock cross GCC (arm-linux-ohos is musl + softfp): clang and LLVM's binutils.
+    llvm = _llvm(config, with_vars=True)
+    return llvm, f"none bundled: clang targets {product.triple}; set OHOS_SYSROOT to link"
+
+
+def _llvm(config: Config, *, with_vars: bool) -> list[Tool]:
+    spec = toolchains()["llvm"]
+    clang, lld, llvm = (_format(spec[k], config) for k in ("clang", "lld", "llvm"))
+    if not with_vars:
+        return [Tool("CLANG", "nixpkgs", "bin/clang", attr=clang),
+                Tool(None, "nixpkgs", "bin/ld.lld", attr=lld)]  # fmt: skip
+    pairs = {"CC": (clang, "clang"), "CXX": (clang, "clang++"), "LD": (lld, "ld.lld"),
+             "AR": (llvm, "llvm-ar"), "NM": (llvm, "llvm-nm"), "OBJCOPY": (llvm, "llvm-objcopy"),
+             "STRIP": (llvm, "llvm-strip"), "RANLIB": (llvm, "llvm-ranlib")}  # fmt: skip
+    return [Tool(var, "nixpkgs", f"bin/{exe}", attr=attr) for var, (attr, exe) in pairs.items()]
+
+
+def go_tool(pc: ProductConfig, config: Config) -> Tool | None:
+    if not pc.product.go.supported:
+        return None
+    provider = pc.provider_for("go")
+    if provider == "host":
+        return Tool("GO", "host", "go", pin="host/go")
+    if provider == "ohos-prebuilts":
+        raise RenderError(
+            f"[products.{pc.name}]: OpenHarmony ships no Go prebuilt.",
+            hint='Use tools = { go = "nixpkgs" } or { go = "host" }.',
+        )
+    tc = config.toolchain
+    return Tool("GO", "nixpkgs", "bin/go", attr=_format(toolchains()["go"]["attr"], config),
+                patches=tuple(f"{p}" for p in tc.go_patches), fork=tc.go_fork)  # fmt: skip
+
+
+def container_tools(pc: ProductConfig) -> list[Tool]:
+    """The OpenHarmony build container's host tools, where the shell takes tools from
+    nixpkgs (the host provider uses the machine's own; ohos-prebuilts adds gn, ninja,
+    node, python and cmake from OpenHarmony's archives)."""
+    out: list[Tool] = []
+    if pc.provider == "ohos-prebuilts":
+        for name in ("gn", "ninja", "node", "python", "cmake"):
+            spec = toolchains()["prebuilts"][name]
+            out += [
+                Tool(var, "ohos-prebuilts", exe, pin=f"prebuilts/{name}", bindir=spec["bindir"])
+                for var, exe in sorted(spec["tools"].items())
+            ]
+    elif pc.provider == "nixpkgs":
+        attrs = {t["nixpkgs"] for t in container(pc.product.system_type)} - {"none"}
+        out += [Tool(None, "nixpkgs", "", attr=attr) for attr in sorted(attrs)]
+    return out
+
+
+def host_system() -> str:
+    """Nix's system string for this machine, without starting Nix."""
+    machine = platform.machine()
+    return MACHINES.get(machine, f"{machine}-linux")
+
+
+def uses_prebuilts(pc: ProductConfig) -> bool:
+    return pc.provider == "ohos-prebuilts" or "ohos-prebuilts" in dict(pc.tools).values()
+
+
+def refusal(pc: ProductConfig, system: str) -> str | None:
+    """Why the product's shell cannot be built for `system`, or None."""
+    if system in PREBUILTS_SYSTEMS or not uses_prebuilts(pc):
+        return None
+    return (
+        f"[products.{pc.name}] takes tools from the ohos-prebuilts provider, which has "
+        f"nothing for {system}: OpenHarmony 4.1 ships no {system} host prebuilts (its "
+        "prebuilts_download_config.json `linux.arm64` list downloads the same x86_64 "
+        "archives, and prebuilts_download.sh uses the x86_64 list on every Linux host)."
+    )
+
+
+def check_system(pc: ProductConfig, system: str) -> None:
+    """Refuse, in one paragraph, a shell that cannot work on `system`."""
+    reason = refusal(pc, system)
+    if reason is not None:
+        raise ProductError(
+            reason,
+            hint=f'Use provider = "nixpkgs" or "host" for {pc.name} on this machine, '
+            "or enter its shell on an x86_64-linux machine.",
+        )
+
+
+def libc_flags(product: Product, *, clang: bool) -> tuple[str, str]:
+    """CGO_CFLAGS and CGO_LDFLAGS of the product's libc profile."""
+    cflags: list[str] = []
+    ldflags: list[str] = []
+    if clang:
+        cflags.append(f"--target={product.triple}")
+        ldflags += [f"--target={product.triple}", "-fuse-ld=lld"]
+    if product.libc == "ohos-musl" and clang:
+        cflags.append("-D__MUSL__")
+    if product.kernel == "liteos_m":
+        cflags += ["-ffreestanding"]
+        ldflags += ["-nostdlib"]
+    # The product's own architecture flags, as OpenHarmony's build passes them
+    # (data/products.toml `cflags`, each cited there).
+    cflags += product.cflags
+    return " ".join(cflags), " ".join(ldflags)
+
+
+def shell(pc: ProductConfig, config: Config) -> dict[str, Any]:
+    product = pc.product
+    cc, libc = cc_tools(pc, config)
+    go = go_tool(pc, config)
+    tools = cc + ([go] if go else []) + container_tools(pc)
+    clang = any(t.var == "CC" and "clang" in t.exe for t in tools)
+    cflags, ldflags = libc_flags(product, clang=clang)
+    env: dict[str, str] = {
+        "OHOS_PRODUCT": product.name,
+        "OHOS_BOARD": product.board,
+        "OHOS_SYSTEM_TYPE": product.system_type,
+        "OHOS_KERNEL": product.kernel,
+        "OHOS_CPU": product.cpu,
+        "OHOS_TARGET_TRIPLE": product.triple,
+        "OHOS_LIBC": product.libc,
+        "OHOS_FLOAT_ABI": product.float_abi,
+        "OHNIX_PROVIDER": pc.provider,
+        "OHNIX_LIBC_USED": libc,
+        "CFLAGS": cflags,
+        "LDFLAGS": ldflags,
+    }
+    if product.kconfig:
+        env["OHOS_KCONFIG"] = " ".join(product.kconfig)
+    if product.go.supported:
+        env.update({"CGO_ENABLED": "1", "GOOS": "linux", "GOARCH": str(product.go.goarch),
+                    "CGO_CFLAGS": cflags, "CGO_LDFLAGS": ldflags})  # fmt: skip
+        if product.go.goarm:
+            env["GOARM"] = product.go.goarm
+    else:
+        env.update({"CGO_ENABLED": "0", "OHNIX_GO": f"not supported: {product.go.reason}"})
+    # `nix develop` runs shellHook: a prompt that says which product's shell this is.
+    env["shellHook"] = 'PS1="(ohnix:$OHOS_PRODUCT) $PS1"'
+    env.update(dict(pc.env))  # the user's own variables win
+    out: dict[str, Any] = {
+        "name": f"ohnix-{pc.name}",
+        "env": dict(sorted(env.items())),
+        "tools": [t.as_dict() for t in tools],
+    }
+    # The Nix library throws this message instead of building the shell for that system.
+    refuse = {s: r for s in SYSTEMS if (r := refusal(pc, s)) is not None}
+    if refuse:
+        out["refuse"] = refuse
+    return out
+
+
+def data(config: Config, lock: Lock) -> dict[str, Any]:
+    """shells.json: everything the Nix library needs besides ohnix.lock."""
+    from ohnix.store import nar
+
+    host_sha = {p.key: nar.parse_hash(p.hash).hex() for p in lock.pins if p.kind == "host"}
+    return {
+        "version": 1,
+        "project": config.project.name,
+        "systems": list(SYSTEMS),
+        "hostSha256": dict(sorted(host_sha.items())),
+        "shells": {pc.name: shell(pc, config) for pc in config.products},
+    }
+
+
+def nixpkgs_attrs(config: Config) -> list[str]:
+    """Every nixpkgs attribute path the shells use (for the render-time check)."""
+    attrs = {
+        str(t["attr"])
+        for pc in config.products
+        for t in shell(pc, config)["tools"]
+        if t["provider"] == "nixpkgs"
+    }
+    return sorted(attrs)

@@ -1,0 +1,151 @@
+"""CI caching through real Nix: push to a file:// cache, collect garbage, pull offline,
+enter; the cache key is the same for two checkouts in different directories."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import run_ohnix
+
+
+def project(root: Path, product: str) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    # A product name of its own makes every store path of this test unique to it, so
+    # garbage collection here cannot be blocked by (or break) other tests' roots.
+    (root / "ohnix.toml").write_text(
+        f'[project]\nname = "cache-test"\n[products.{product}]\n'
+        'extends = "qemu-arm64-linux-min"\nprovider = "host"\n'
+    )
+    for args in (["lock"], ["render"]):
+        res = run_ohnix("-C", str(root), *args)
+        assert res.returncode == 0, res.stderr
+    return root
+
+
+def valid(path: str) -> bool:
+    return subprocess.run(["nix-store", "--check-validity", path], capture_output=True,
+                          check=False).returncode == 0  # fmt: skip
+
+
+@pytest.mark.nix
+def test_push_gc_pull_enter(tmp_path: Path) -> None:
+    product = f"cachetest-{uuid.uuid4().hex[:8]}"
+    root = project(tmp_path / "proj", product)
+    cache_url = f"file://{tmp_path / 'cache'}"
+    res = run_ohnix("-C", str(root), "cache", "paths", product, "--json")
+    assert res.returncode == 0, res.stderr
+    paths = json.loads(res.stdout)
+    assert any(p.endswith(f"ohnix-{product}-env") for p in paths)
+    assert any(p.endswith(f"ohnix-{product}-host-tools") for p in paths)
+
+    pushed = run_ohnix("-C", str(root), "cache", "push", "--to", cache_url, product, "--json")
+    assert pushed.returncode == 0, pushed.stderr
+    assert sorted(json.loads(pushed.stdout)["copied"]) == sorted(paths)
+    again = run_ohnix("-C", str(root), "cache", "push", "--to", cache_url, product, "--json")
+    assert json.loads(again.stdout)["copied"] == []  # only what the cache lacks
+
+    # Drop ohnix's roots and collect exactly these paths: they are gone from the store.
+    shutil.rmtree(root / ".ohnix")
+    # The copied sandbox builders are shared with other projects' shells and may stay alive
+    # (`nix-store --delete` stops at the first live path): collect this product's own.
+    own = [p for p in paths if product in p]
+    subprocess.run(["nix-store", "--delete", *own], capture_output=True, check=False)
+    assert own and not any(valid(p) for p in own)
+
+    pulled = run_ohnix("-C", str(root), "cache", "pull", "--from", cache_url, product, "--json")
+    assert pulled.returncode == 0, pulled.stderr
+    got = json.loads(pulled.stdout)["copied"]
+    assert any(p.endswith(f"ohnix-{product}-env") for p in got)  # substituted, not rebuilt
+    assert all(valid(p) for p in paths)
+
+    res = run_ohnix("-C", str(root), "run", product, "--", "sh", "-c", "$CC --version")
+    assert res.returncode == 0, res.stderr
+    assert "aarch64-linux-gnu-gcc" in res.stdout
+
+
+@pytest.mark.nix
+def test_cache_key_same_across_checkouts(tmp_path: Path) -> None:
+    keys = []
+    for d in ("one", "two/deeper"):
+        root = project(tmp_path / d, "qemu-arm64-linux-min")
+        res = run_ohnix("-C", str(root), "cache", "key", "qemu-arm64-linux-min")
+        assert res.returncode == 0, res.stderr
+        keys.append(res.stdout.strip())
+    assert keys[0] == keys[1]
+    assert keys[0].startswith("ohnix-x86_64-linux-") or keys[0].startswith("ohnix-aarch64-")
+    # A different product set gives a different key.
+    (tmp_path / "one" / "ohnix.toml").write_text(
+        (tmp_path / "one" / "ohnix.toml").read_text() + "\n# a comment changes nothing\n"
+    )
+    res = run_ohnix("-C", str(tmp_path / "one"), "cache", "key", "qemu-arm64-linux-min")
+    assert res.stdout.strip() == keys[0]
+
+
+@pytest.mark.nix
+def test_ci_workflows(tmp_path: Path) -> None:
+    root = project(tmp_path / "p", "qemu-arm64-linux-min")
+    for provider, rel in (("github", ".github/workflows/ohnix.yml"), ("gitlab", ".gitlab-ci.yml")):
+        res = run_ohnix("-C", str(root), "ci", provider)
+        assert res.returncode == 0, res.stderr
+        text = (root / rel).read_text()
+        for step in (
+            "ohnix render --check",
+            "ohnix lock --check --offline",
+            "ohnix build qemu-arm64-linux-min",
+            "ohnix cache push",
+            "ohnix cache pull",
+        ):
+            assert step in text, (provider, step)  # fmt: skip
+    bad = run_ohnix("-C", str(root), "ci", "jenkins")
+    assert bad.returncode == 1 and "github, gitlab" in bad.stderr
+
+
+@pytest.mark.nix
+def test_signed_push_and_verified_pull(tmp_path: Path) -> None:
+    product = f"signtest-{uuid.uuid4().hex[:8]}"
+    root = project(tmp_path / "proj", product)
+    secret = tmp_path / "cache.sk"
+    secret.write_text(
+        subprocess.run(
+            ["nix", "key", "generate-secret", "--key-name", "ohnix-test"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    public = subprocess.run(["nix", "key", "convert-secret-to-public"], input=secret.read_text(),
+                            capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    cache_dir = tmp_path / "cache"
+    res = run_ohnix("-C", str(root), "cache", "push", "--to", f"file://{cache_dir}",
+                    "--secret-key", str(secret), product)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    narinfos = list(cache_dir.glob("*.narinfo"))
+    assert narinfos
+    assert all("Sig: ohnix-test:" in p.read_text() for p in narinfos)
+    paths = json.loads(run_ohnix("-C", str(root), "cache", "paths", product, "--json").stdout)
+    shutil.rmtree(root / ".ohnix")
+    subprocess.run(["nix-store", "--delete", *paths], capture_output=True, check=False)
+    pulled = run_ohnix("-C", str(root), "cache", "pull", "--from", f"file://{cache_dir}",
+                       "--public-key", public, product, "--json")  # fmt: skip
+    assert pulled.returncode == 0, pulled.stderr
+    assert all(valid(p) for p in paths)
+
+
+@pytest.mark.nix
+def test_valid_paths_keeps_order_and_drops_invalid_ones(tmp_path: Path) -> None:
+    from ohnix.store import nar, nix
+
+    tree = tmp_path / "source"
+    tree.mkdir()
+    (tree / "f").write_text(f"{uuid.uuid4()}\n")
+    present = nix.add_fixed(tree, recursive=True)
+    absent = nar.source_path("source", nar.nar_hash(tmp_path))  # never added
+    assert nix.valid_paths([absent, present]) == [present]
+    assert nix.valid_paths([present, absent, present]) == [present, present]
+    assert nix.valid_paths([]) == []
