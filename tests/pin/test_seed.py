@@ -26,23 +26,33 @@ def archive(path: Path, member: str, text: str) -> None:
         tar.addfile(info, io.BytesIO(data))
 
 
-@pytest.fixture
-def seeded(tmp_path: Path) -> tuple[Path, Path]:
+def seed_project(
+    tmp_path: Path,
+    names: tuple[str, ...] = WANTED,
+    mirror: str | None = "file:///nonexistent/mirror",
+) -> tuple[Path, Path]:
+    """A project whose prebuilts `names` lie as archives in a seed folder. With the default
+    mirror (which does not exist) any download attempt fails, so success proves seeding;
+    mirror=None keeps the real URLs."""
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     catalog = resolve.prebuilt_catalog("4.1")
-    for name in WANTED:
+    for name in names:
         file = Path(urlsplit(catalog[name]["url"]).path).name
         archive(seeds / file, name, f"#!/bin/sh\necho {name} stand-in {tmp_path.name}\n")
     project = tmp_path / "p"
     project.mkdir()
-    # The mirror does not exist: any download attempt fails, so success proves seeding.
+    mirrored = f'mirror = "{mirror}"\n' if mirror else ""
     (project / "ohnix.toml").write_text(
-        '[project]\nname = "seed"\n[prebuilts]\nmirror = "file:///nonexistent/mirror"\n'
-        f"include = {json.dumps(list(WANTED))}\n"
+        f'[project]\nname = "seed"\n[prebuilts]\n{mirrored}include = {json.dumps(list(names))}\n'
         '[products.ipcamera_hispark_taurus]\nprovider = "ohos-prebuilts"\n'
     )
     return project, seeds
+
+
+@pytest.fixture
+def seeded(tmp_path: Path) -> tuple[Path, Path]:
+    return seed_project(tmp_path)
 
 
 @pytest.mark.nix
@@ -92,18 +102,7 @@ def test_seed_dir_must_exist(tmp_path: Path) -> None:
 def test_seeded_ohos_prebuilts_lock_pins_the_4_1_urls(tmp_path: Path) -> None:
     """OpenHarmony 4.1 as tagged: clang 15.0.4-81cdec and gn 20240115, locked offline from
     archives on disk under their real huaweicloud URLs."""
-    seeds = tmp_path / "seeds"
-    seeds.mkdir()
-    catalog = resolve.prebuilt_catalog("4.1")
-    for name in ("clang", "gn"):
-        file = Path(urlsplit(catalog[name]["url"]).path).name
-        archive(seeds / file, name, f"#!/bin/sh\necho {name} stand-in\n")
-    project = tmp_path / "p"
-    project.mkdir()
-    (project / "ohnix.toml").write_text(
-        '[project]\nname = "seed41"\n[prebuilts]\ninclude = ["clang", "gn"]\n'
-        '[products.ipcamera_hispark_taurus]\nprovider = "ohos-prebuilts"\n'
-    )
+    project, seeds = seed_project(tmp_path, ("clang", "gn"), mirror=None)
     res = run_ohnix("-C", str(project), "lock", "--offline", "--seed", str(seeds))
     assert res.returncode == 0, res.stderr
     text = (project / "ohnix.lock").read_text()
