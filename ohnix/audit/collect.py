@@ -17,9 +17,17 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from ohnix.audit.reportfile import SCHEMA, VERSION
+from ohnix.audit.reportfile import (
+    SCHEMA,
+    VERSION,
+    Component,
+    Node,
+    ProductReport,
+    Report,
+    Verification,
+)
 from ohnix.config import Config
 from ohnix.errors import OhnixError
 from ohnix.pin.lockfile import Lock
@@ -66,7 +74,7 @@ def fixed_of(drv: Derivation) -> dict[str, Any] | None:
     }
 
 
-def node(drv: Derivation, nar_hashes: Mapping[str, str]) -> dict[str, Any]:
+def node(drv: Derivation, nar_hashes: Mapping[str, str]) -> Node:
     """One derivation, complete enough to recompute its `.drv` and output paths."""
     return {
         "args": list(drv.args),
@@ -152,7 +160,7 @@ def _component(
     drvs: Mapping[str, Derivation],
     nar: Mapping[str, str],
     **extra: Any,
-) -> dict[str, Any]:
+) -> Component:
     out: dict[str, Any] = {"id": cid, "kind": kind, "drv": path, **extra}
     if path is not None:
         drv = drvs[path]
@@ -163,7 +171,8 @@ def _component(
     out["built"] = all(o["narHash"] for o in out.get("outputs", {}).values())
     out.setdefault("hermetic", out.get("provider") != "host")
     out["pins"] = sorted(set(out.get("pins", ())))
-    return out
+    # `extra` carries only Component's optional keys (provider, attr, note, tools, ...).
+    return cast("Component", out)
 
 
 def components(
@@ -173,7 +182,7 @@ def components(
     lock: Lock,
     nar: Mapping[str, str],
     store: str,
-) -> list[dict[str, Any]]:
+) -> list[Component]:
     """The shell, each toolchain (one per provider derivation), the builder, any other
     input derivation, and each pin the closure reaches, as report components."""
     shell = drvs[shell_path]
@@ -311,10 +320,10 @@ def assemble(
     shells_json: Mapping[str, Any],
     drvs: Mapping[str, Derivation],
     nar: Mapping[str, str],
-) -> dict[str, Any]:
+) -> Report:
     """The report, from data already gathered (pure: the tests feed it directly)."""
     store = next((p.rsplit("/", 1)[0] for p in shells.values()), STORE_DIR)
-    products = {}
+    products: dict[str, ProductReport] = {}
     used: set[str] = set()
     for name, path in sorted(shells.items()):
         reach = _closure_drvs(path, drvs)
@@ -339,7 +348,7 @@ def assemble(
     }
 
 
-def build(config: Config, products: Sequence[str], *, verify: bool = False) -> dict[str, Any]:
+def build(config: Config, products: Sequence[str], *, verify: bool = False) -> Report:
     """`ohnix audit`: evaluate the rendered flake's shells and report on them."""
     from ohnix.pin import lockfile
     from ohnix.render import nixfiles
@@ -384,5 +393,5 @@ def build(config: Config, products: Sequence[str], *, verify: bool = False) -> d
     return report
 
 
-def verification(mismatches: Sequence[Mismatch], count: int) -> dict[str, Any]:
+def verification(mismatches: Sequence[Mismatch], count: int) -> Verification:
     return {"derivations": count, "mismatches": [vars(m) for m in mismatches]}

@@ -6,9 +6,7 @@ on other machines. A report carries every derivation of its shells' closures in 
 narHash, system), so `check` can recompute every `.drv` and output path from the report's
 own content with drv.py, exactly as Nix computes them.
 
-Top level: schema, version, project, storeDir, system, nix (version), lock (digest of
-ohnix.lock), pins (each lock pin, with storePath and narHash where fetched), products
-(per product: shell, closure, provider, components) and derivations.
+The schema is the TypedDicts below (`Report` at the top), written as JSON with sorted keys.
 """
 
 from __future__ import annotations
@@ -17,13 +15,87 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from ohnix.errors import OhnixError
 from ohnix.store.drv import Derivation, Mismatch, Output, verify_closure
 
 SCHEMA = "ohnix-audit"
 VERSION = 1
+
+
+class NodeOutput(TypedDict):
+    hash: str  # hex, "" unless fixed-output
+    hashAlgo: str  # e.g. "r:sha256", "" unless fixed-output
+    narHash: str | None  # None: not built (or not fetched) on the machine that reported
+    path: str
+
+
+class Node(TypedDict):
+    """One derivation, complete enough to recompute its .drv and output paths."""
+
+    args: list[str]
+    builder: str
+    env: dict[str, str]
+    inputDrvs: dict[str, list[str]]
+    inputSrcs: list[str]
+    outputs: dict[str, NodeOutput]
+    system: str
+
+
+class Fixed(TypedDict):
+    hash: str  # SRI
+    method: str  # "nar" | "flat" | "text" | ...
+    url: str | None
+    rev: NotRequired[str | None]
+
+
+class ComponentOutput(TypedDict):
+    narHash: str | None
+    path: str
+
+
+class Component(TypedDict):
+    """A toolchain, the builder, another input, a pinned source, or the shell itself."""
+
+    id: str  # "shell", "builder", "host-tools", "pin:sources/x", "input:NAME", ...
+    kind: str  # "toolchain" | "builder" | "input" | "source" | "shell"
+    drv: str | None
+    built: bool
+    hermetic: bool
+    pins: list[str]
+    outputs: NotRequired[dict[str, ComponentOutput]]
+    fixed: NotRequired[Fixed]
+    provider: NotRequired[str]
+    attr: NotRequired[str]
+    note: NotRequired[str]
+    tools: NotRequired[list[str]]
+
+
+class ProductReport(TypedDict):
+    closure: list[str]  # every .drv the shell's closure reaches
+    components: list[Component]
+    provider: str | None
+    shell: str  # the shell's .drv
+
+
+class Verification(TypedDict):
+    derivations: int
+    mismatches: list[dict[str, Any]]
+
+
+class Report(TypedDict):
+    derivations: dict[str, Node]
+    lock: str  # digest of ohnix.lock
+    nix: str  # Nix version
+    pins: dict[str, dict[str, Any]]  # each lock pin's table, with storePath/narHash if fetched
+    products: dict[str, ProductReport]
+    project: str
+    schema: str  # SCHEMA
+    storeDir: str
+    system: str
+    version: int  # VERSION
+    verified: NotRequired[Verification]
 
 
 def base_name(path: str) -> str:
