@@ -23,6 +23,19 @@ TOOLS = ("cc", "go", "gn", "ninja", "node", "python", "cmake")
 GCC_FLAVOURS = ("pkgsCross", "gcc-arm-embedded")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+# What a repository or file location may be. Anything else (a leading `-`, git's
+# `transport::address` forms such as `ext::`, which run commands) is refused, because the
+# value reaches git's and Nix's command lines.
+GIT_URL = re.compile(
+    r"^(?:(?:https?|ssh|git|file)://[^\s]+"  # URLs
+    r"|github:[\w.-]+/[\w.-]+"  # github:owner/repo
+    r"|(?:/|\./|\.\./)[^\s]*"  # local paths
+    r"|[\w.-]+@[\w.-]+:(?!-)[^\s:]+)$"  # scp-like user@host:path
+)
+FILE_URL = re.compile(r"^(?:https?|file)://[^\s]+$")
+# A cross prefix names programs found on PATH (aarch64-linux-gnu-), never a path: a `/`
+# would run a file of the project's instead.
+HOST_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9+._-]*$")
 
 # The schema: table -> {key: type}. Tables whose keys are user names ("sources", "products")
 # are described by their entry schema.
@@ -285,6 +298,8 @@ def parse(raw: dict[str, Any], path: Path) -> Config:
         raise check.fail("[nixpkgs]", "set exactly one of `url` (with `ref` or `rev`) or `path`.")
     if nixpkgs and nixpkgs.url and not (nixpkgs.ref or nixpkgs.rev):
         raise check.fail("[nixpkgs]", "a `url` needs a `ref` (branch or tag) or a `rev`.")
+    if nixpkgs and nixpkgs.url:
+        _location(check, "[nixpkgs].url", nixpkgs.url, GIT_URL)
 
     tc = dict(tables["toolchain"])
     tc["go_patches"] = tuple(tc.get("go_patches", ()))
@@ -317,6 +332,18 @@ def parse(raw: dict[str, Any], path: Path) -> Config:
     return Config(path, project, nixpkgs, toolchain, sources, Prebuilts(**pre), products, bridge)
 
 
+def _location(check: _Checker, where: str, value: str, allowed: re.Pattern[str]) -> None:
+    if not allowed.match(value):
+        what = "repository" if allowed is GIT_URL else "file URL"
+        raise check.fail(
+            where,
+            f"`{value}` is not a {what} ohnix accepts.",
+            hint="Use an https://, ssh://, git:// or file:// URL, github:OWNER/REPO, a path, "
+            "or user@host:path for git; https:// or file:// for files. Values that start with "
+            "`-` or use git's `transport::` forms are refused: they would run commands.",
+        )
+
+
 def _sources(check: _Checker, raw: Any) -> tuple[Source, ...]:
     check.value(raw, "[sources]", TABLE)
     out = []
@@ -334,6 +361,7 @@ def _sources(check: _Checker, raw: Any) -> tuple[Source, ...]:
             raise check.fail(where, "`unpack` is for url sources.")
         if kind == "git" and not (data.get("ref") or data.get("rev")):
             data = {**data, "ref": "HEAD"}
+        _location(check, f"{where}.{kind}", data[kind], GIT_URL if kind == "git" else FILE_URL)
         out.append(
             Source(
                 name=name,
@@ -374,6 +402,14 @@ def _products(check: _Checker, raw: Any) -> tuple[ProductConfig, ...]:
             check.choice(tool, f"{where}.tools", TOOLS)
             check.value(prov, f"{where}.tools.{tool}", STR)
             check.choice(prov, f"{where}.tools.{tool}", PROVIDERS)
+        prefix = data.get("host_prefix")
+        if prefix is not None and not HOST_PREFIX.match(prefix):
+            raise check.fail(
+                f"{where}.host_prefix",
+                f"`{prefix}` is not a program-name prefix: use letters, digits and `+._-` only "
+                "(no `/`), so its tools are looked up on PATH.",
+                hint='For example host_prefix = "aarch64-linux-gnu-".',
+            )
         env = data.get("env", {})
         for key, value in env.items():
             if not ENV_NAME.match(key):

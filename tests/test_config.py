@@ -1,9 +1,12 @@
+import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from ohnix import config
 from ohnix.errors import ConfigError
+from tests.helpers import run_ohnix
 
 GOOD = """
 [project]
@@ -110,3 +113,87 @@ def test_bad_config(tmp_path: Path, text: str, needle: str) -> None:
 def test_missing_config(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="ohnix init"):
         config.load(tmp_path)
+
+
+# --- hostile values: nothing from ohnix.toml may run a command (issue 15, class 1) ------
+
+PRODUCT = '[products.qemu-arm64-linux-min]\nprovider = "host"\n'
+HOSTILE_GIT = [
+    "--upload-pack=touch {marker};:",
+    "-c core.sshCommand=touch {marker}",
+    "ext::sh -c touch% {marker}",
+    "fd::3",
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE_GIT)
+def test_a_git_value_that_would_run_a_command_is_refused_and_runs_nothing(
+    tmp_path: Path, value: str
+) -> None:
+    from tests.gitrepos import git_env
+
+    marker = tmp_path / "marker"
+    project = tmp_path / "p"
+    project.mkdir()
+    # Inside a git repository whose origin is a local path: the case that ran the command.
+    subprocess.run(["git", "init", "-q", str(project)], check=True, env=git_env())
+    subprocess.run(["git", "-C", str(project), "remote", "add", "origin", str(tmp_path)],
+                   check=True, env=git_env())  # fmt: skip
+    url = value.format(marker=marker)
+    (project / "ohnix.toml").write_text(
+        f'[project]\nname = "x"\n[sources.lib]\ngit = {json.dumps(url)}\nref = "v1"\n'
+    )
+    res = run_ohnix("-C", str(project), "lock")
+    assert res.returncode == 1, res.stderr
+    assert res.stderr.startswith("ohnix: error: ") and "Traceback" not in res.stderr
+    assert "[sources.lib].git" in res.stderr and "would run commands" in res.stderr
+    assert not marker.exists()
+    assert not (project / "ohnix.lock").exists()
+
+
+@pytest.mark.parametrize("value", ["./evil/x-", "/tmp/evil-", "../x-", "a b-"])
+def test_a_host_prefix_that_is_a_path_is_refused_and_runs_nothing(
+    tmp_path: Path, value: str
+) -> None:
+    project = tmp_path / "p"
+    (project / "evil").mkdir(parents=True)
+    marker = tmp_path / "marker"
+    for tool in ("gcc", "g++", "ar", "ld", "nm", "objcopy", "strip", "ranlib"):
+        script = project / "evil" / f"x-{tool}"
+        script.write_text(f"#!/bin/sh\ntouch {marker}\n")
+        script.chmod(0o755)
+    (project / "ohnix.toml").write_text(
+        '[project]\nname = "x"\n[products.qemu-arm64-linux-min]\nprovider = "host"\n'
+        f"host_prefix = {json.dumps(value)}\n"
+    )
+    res = run_ohnix("-C", str(project), "lock")
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert "host_prefix" in res.stderr and "looked up on PATH" in res.stderr
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("table", "where"),
+    [
+        ('[nixpkgs]\nurl = "--upload-pack=x"\nref = "nixos-25.11"\n', "[nixpkgs].url"),
+        ('[sources.f]\nurl = "-o/tmp/x"\n', "[sources.f].url"),
+        ('[sources.f]\nurl = "ftp://example.org/a.tar.gz"\n', "[sources.f].url"),
+    ],
+)
+def test_hostile_nixpkgs_and_file_urls_are_refused(tmp_path: Path, table: str, where: str) -> None:
+    (tmp_path / "ohnix.toml").write_text('[project]\nname = "x"\n' + table + PRODUCT)
+    res = run_ohnix("-C", str(tmp_path), "config")
+    assert res.returncode == 1 and where in res.stderr and "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://example.org/r.git", "ssh://git@example.org/r", "git://example.org/r",
+     "file:///srv/r", "/srv/r", "./vendor/r", "github:NixOS/nixpkgs", "git@example.org:o/r.git"],
+)  # fmt: skip
+def test_ordinary_repository_locations_are_accepted(tmp_path: Path, url: str) -> None:
+    (tmp_path / "ohnix.toml").write_text(
+        f'[project]\nname = "x"\n[sources.lib]\ngit = {json.dumps(url)}\nref = "v1"\n' + PRODUCT
+    )
+    res = run_ohnix("-C", str(tmp_path), "config")
+    assert res.returncode == 0, res.stderr

@@ -41,6 +41,9 @@ def _git_env(home: Path) -> dict[str, str]:
         "GIT_TERMINAL_PROMPT": "0",
         "GIT_ASKPASS": "",
         "GIT_SSH_COMMAND": "ssh -o BatchMode=yes",
+        # Only real transports, never `ext::`/`fd::` (which run commands), also for the
+        # URLs of submodules a fetched repository names.
+        "GIT_ALLOW_PROTOCOL": "file:git:http:https:ssh",
     }
 
 
@@ -63,7 +66,7 @@ def ls_remote(spec: Spec) -> str:
     with tempfile.TemporaryDirectory(prefix="ohnix-ls-") as home:
         try:
             out = proc.run(
-                ["git", "ls-remote", url],
+                ["git", "ls-remote", "--", url],
                 env=_git_env(Path(home)),
                 timeout=LS_REMOTE_TIMEOUT_S,
                 what=f"resolving `{spec.key}`",
@@ -254,7 +257,7 @@ def _fetch(spec: Spec, url: str, rev: str, work: Path, env: Mapping[str, str], w
     proc.run(["git", "init", "-q", str(work)], env=env, what=what)
     # An `origin`, as nix-prefetch-git and Nix's fetchGit have: relative submodule URLs
     # (`../sub`) resolve against it, not against this temporary checkout.
-    _git(work, "remote", "add", "origin", url, env=env, what=what)
+    _git(work, "remote", "add", "--", "origin", url, env=env, what=what)
     depth = [] if spec.deep_clone else ["--depth", "1"]
     try:
         _git(work, "fetch", "-q", *depth, "origin", rev, env=env, what=what)
