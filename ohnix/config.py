@@ -5,6 +5,7 @@ Every error names the file, the table and the key, and suggests the near miss.
 
 from __future__ import annotations
 
+import posixpath
 import re
 import tomllib
 from dataclasses import asdict, dataclass, fields
@@ -36,6 +37,10 @@ FILE_URL = re.compile(r"^(?:https?|file)://[^\s]+$")
 # A cross prefix names programs found on PATH (aarch64-linux-gnu-), never a path: a `/`
 # would run a file of the project's instead.
 HOST_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9+._-]*$")
+# A product name becomes a folder (.ohnix/roots/NAME, out/NAME) and a Nix attribute.
+PRODUCT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}$")
+# [bridge] folders ohnix build writes to: relative, and inside the project once normalised.
+BRIDGE_OUTPUT_DIRS = ("syscalls_dir", "cgo_dir", "abi_dir")
 
 # The schema: table -> {key: type}. Tables whose keys are user names ("sources", "products")
 # are described by their entry schema.
@@ -329,6 +334,7 @@ def parse(raw: dict[str, Any], path: Path) -> Config:
             'or use provider = "host".',
         )
     bridge = Bridge(**tables["bridge"])
+    _bridge_paths(check, bridge)
     return Config(path, project, nixpkgs, toolchain, sources, Prebuilts(**pre), products, bridge)
 
 
@@ -376,6 +382,25 @@ def _sources(check: _Checker, raw: Any) -> tuple[Source, ...]:
     return tuple(out)
 
 
+def _bridge_paths(check: _Checker, bridge: Bridge) -> None:
+    for key in BRIDGE_OUTPUT_DIRS:
+        value = getattr(bridge, key)
+        normal = posixpath.normpath(value)
+        if value.startswith("/") or normal == ".." or normal.startswith("../"):
+            raise check.fail(
+                f"[bridge].{key}",
+                f"`{value}` is outside the project; ohnix build writes there.",
+                hint='Use a folder relative to the project, e.g. "gen".',
+            )
+    if not HOST_PREFIX.match(bridge.binary):
+        raise check.fail(
+            "[bridge].binary",
+            f"`{bridge.binary}` is not a file name: ohnix build writes the binary to "
+            "out/PRODUCT/NAME, so it may use letters, digits and `+._-` only.",
+            hint='For example binary = "bridge".',
+        )
+
+
 def _products(check: _Checker, raw: Any) -> tuple[ProductConfig, ...]:
     check.value(raw, "[products]", TABLE)
     if not raw:
@@ -384,6 +409,13 @@ def _products(check: _Checker, raw: Any) -> tuple[ProductConfig, ...]:
         )
     seen: dict[str, str] = {}
     for name in sorted(raw):
+        if not PRODUCT_NAME.match(name):
+            shown = name if len(name) <= 60 else name[:60] + "…"
+            raise check.fail(
+                f"[products.{shown}]",
+                "a product name may use letters, digits and `_.+-`, start with a letter or "
+                "digit, and be at most 100 characters: it names folders and a Nix attribute.",
+            )
         if name.lower() in seen:
             raise check.fail(
                 f"[products.{name}]", f"duplicate product: `{seen[name.lower()]}` is also defined."

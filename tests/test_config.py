@@ -197,3 +197,41 @@ def test_ordinary_repository_locations_are_accepted(tmp_path: Path, url: str) ->
     )
     res = run_ohnix("-C", str(tmp_path), "config")
     assert res.returncode == 0, res.stderr
+
+
+# --- paths from ohnix.toml stay inside the project (issue 15, class 3) --------------------
+
+
+@pytest.mark.parametrize(
+    ("table", "where"),
+    [
+        ('[products."../../../escape/prod"]\nextends = "rk3568"\n', "a product name may use"),
+        ('[products."a/b"]\nextends = "rk3568"\n', "a product name may use"),
+        (f'[products.{"p" * 5000}]\nextends = "rk3568"\n', "at most 100 characters"),
+        ('[bridge]\nbinary = "/tmp/escape"\n' + PRODUCT, "[bridge].binary"),
+        ('[bridge]\nbinary = "../x"\n' + PRODUCT, "[bridge].binary"),
+        ('[bridge]\nsyscalls_dir = "../.."\n' + PRODUCT, "[bridge].syscalls_dir"),
+        ('[bridge]\ncgo_dir = "/tmp/gen"\n' + PRODUCT, "[bridge].cgo_dir"),
+        ('[bridge]\nabi_dir = "a/../../b"\n' + PRODUCT, "[bridge].abi_dir"),
+    ],
+)
+def test_paths_that_leave_the_project_are_refused(tmp_path: Path, table: str, where: str) -> None:
+    outside = tmp_path / "escape"
+    project = tmp_path / "a" / "b" / "c"
+    project.mkdir(parents=True)
+    (project / "ohnix.toml").write_text('[project]\nname = "x"\n' + table)
+    for args in (["config"], ["lock"], ["run", "prod", "--", "true"]):
+        res = run_ohnix("-C", str(project), *args)
+        assert res.returncode == 1, (args, res.stderr)
+        assert where in res.stderr and "Traceback" not in res.stderr
+        assert len(res.stderr) < 2000  # one paragraph, not the 5000-character name
+    assert not outside.exists() and not (project / "ohnix.lock").exists()
+
+
+def test_bridge_folders_inside_the_project_are_accepted(tmp_path: Path) -> None:
+    (tmp_path / "ohnix.toml").write_text(
+        '[project]\nname = "x"\n[bridge]\nsyscalls_dir = "gen/sys"\ncgo_dir = "./gen/../cgo"\n'
+        'binary = "my-bridge_1.0"\n' + PRODUCT
+    )
+    res = run_ohnix("-C", str(tmp_path), "config")
+    assert res.returncode == 0, res.stderr
