@@ -13,7 +13,10 @@ let
       pkgs = if nixpkgs == null then null
         else import nixpkgs { inherit system; config = { }; overlays = [ ]; };
       host = import ./host.nix { inherit lock system; sha256 = shells.hostSha256; };
-      prebuilts = import ./prebuilts.nix { inherit lock system pkgs; busybox = host.busybox; };
+      prebuilts = import ./prebuilts.nix {
+        inherit lock system pkgs;
+        busybox = host.need "the OpenHarmony prebuilts (busybox)" host.busybox;
+      };
       sources = import ./sources.nix { inherit lock; };
       fromNixpkgs = import ./nixpkgs.nix { inherit pkgs attrPath sources; };
 

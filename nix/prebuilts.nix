@@ -17,8 +17,7 @@ let
       # The static busybox ohnix copied into the store (the sandbox hides /bin). Ends in a
       # builtin: a builder that exec's its last command (ln) is often SIGKILLed by Nix 2.8
       # as it exits (NixOS/nix#2176).
-      builder = if busybox != null then busybox
-        else throw "ohnix: ohnix.lock has no sandbox builder (busybox); run `ohnix lock`";
+      builder = busybox;
       args = [ "sh" "-c" ''
         set -eu
         "$builder" mkdir -p "$out"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -52,9 +53,6 @@ def c_sizeof(cc: str, c_type: str, header: str) -> int:
     """sizeof(c_type) as the compiler `cc` lays it out, read from the assembly it emits: an
     expectation that follows the toolchain in use (Debian 13's arm32 glibc has a 64-bit
     time_t by default, so its struct stat is 112 bytes where Debian 12's is 88)."""
-    import re
-    import subprocess
-
     source = f"#include <{header}>\nint ohnix_size = sizeof({c_type});\n"
     asm = subprocess.run([cc, "-S", "-o", "-", "-x", "c", "-"], input=source,
                          capture_output=True, text=True, check=True).stdout  # fmt: skip

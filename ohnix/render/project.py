@@ -22,14 +22,19 @@ from ohnix.shell import contents
 from ohnix.store import nar, nix
 
 
+def in_work_tree(root: Path) -> bool:
+    """Whether `root` is inside a git work tree (where a flake sees only what git tracks)."""
+    if proc.which("git") is None:
+        return False
+    inside = proc.run(["git", "-C", str(root), "rev-parse", "--is-inside-work-tree"],
+                      check=False)  # fmt: skip
+    return inside.returncode == 0 and inside.stdout.strip() == "true"
+
+
 def make_visible(root: Path, created: list[str]) -> list[str]:
     """In a git work tree, untracked files are invisible to flakes: mark newly created
     ones intent-to-add (`git add -N`). Returns the paths so marked."""
-    if not created or proc.which("git") is None:
-        return []
-    inside = proc.run(["git", "-C", str(root), "rev-parse", "--is-inside-work-tree"],
-                      check=False)  # fmt: skip
-    if inside.returncode != 0 or inside.stdout.strip() != "true":
+    if not created:
         return []
     wanted = [*created, LOCK_NAME] if (root / LOCK_NAME).exists() else created
     status = proc.run(["git", "-C", str(root), "ls-files", "--", *wanted]).stdout.split()
@@ -42,12 +47,6 @@ def make_visible(root: Path, created: list[str]) -> list[str]:
 def refuse_ignored(root: Path, paths: list[str]) -> None:
     """A flake in a git work tree sees only files git can track: a git-ignored generated
     file would leave a flake that Nix cannot read. Refuse before writing anything."""
-    if proc.which("git") is None:
-        return
-    inside = proc.run(["git", "-C", str(root), "rev-parse", "--is-inside-work-tree"],
-                      check=False)  # fmt: skip
-    if inside.returncode != 0 or inside.stdout.strip() != "true":
-        return
     # Exit 1 means "none ignored"; tracked files are never reported (they stay visible).
     res = proc.run(["git", "-C", str(root), "check-ignore", "--verbose", "--", *paths],
                    check=False)  # fmt: skip
@@ -115,10 +114,8 @@ def render_project(config: Config, *, check: bool = False, dry_run: bool = False
     """`ohnix render`: refuse a lock that is stale against ohnix.toml, check nixpkgs
     attributes, then write (or, with check/dry_run, only compare)."""
 
-    held = lockfile.read(config.root)
-    if held is None:
-        raise RenderError(f"No {LOCK_NAME} in {config.root}.", hint="Run `ohnix lock` first.")
-    stale = [d for d in resolve.check(config, held, offline=True) if d.problem != "hash-mismatch"]
+    held = lockfile.require(config.root)
+    stale = resolve.stale(config, held)
     if stale:
         raise RenderError(
             f"{config.root / LOCK_NAME} is out of date with ohnix.toml: "
@@ -131,8 +128,10 @@ def render_project(config: Config, *, check: bool = False, dry_run: bool = False
         results = tuple(plan(config.root, files))
         return RenderReport(results, (), diff(config.root, files) if check else "", False)
     check_attrs(config, held)
-    refuse_ignored(config.root, sorted({*files, LOCK_NAME}))
+    git = in_work_tree(config.root)
+    if git:
+        refuse_ignored(config.root, sorted({*files, LOCK_NAME}))
     results = tuple(write(config.root, files))
     created = [r.path for r in results if r.status == "create"]
-    visible = tuple(make_visible(config.root, created))
+    visible = tuple(make_visible(config.root, created)) if git else ()
     return RenderReport(results, visible, "", any(r.status != "identical" for r in results))

@@ -146,10 +146,12 @@ def enter(config: Config, product: str, *, classic: bool, render_now: bool = Fal
     ensure_fresh(config, render_now=render_now)
     if envcache.load(config.root, product) is None:
         # Build first where a failure can be retried (nix.build), not inside the exec'd
-        # `nix develop`; it then finds everything built.
+        # `nix develop`; it then finds everything built. realise checks and roots too.
         realise(config, product)
-    roots = add_roots(config, product)
-    _prune_generations(roots)
+        roots = envcache.profile_path(config.root, product).parent
+    else:
+        roots = add_roots(config, product)
+        _prune_generations(roots)
     env = {"OHNIX_PRODUCT": product}
     if classic:
         argv = ["nix-shell", str(config.root / "default.nix"), "-A", product]

@@ -127,9 +127,9 @@ def _daemon(config: dict[str, Any]) -> bool:
     """Whether Nix talks to a daemon rather than to the store directly."""
     remote = os.environ.get("NIX_REMOTE", "")
     store = remote or str(config.get("store", "auto"))
-    if store in ("daemon",) or store.startswith("unix://"):
+    if store == "daemon" or store.startswith("unix://"):
         return True
-    if store in ("local",) or store.startswith("/"):
+    if store == "local" or store.startswith("/"):
         return False
     # `auto`: the store directly when it is writable, else the daemon.
     return not os.access(_state_dir(), os.W_OK)
