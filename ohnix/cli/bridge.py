@@ -1,4 +1,5 @@
-"""`ohnix bridge`: the bridge build's steps as commands (syscall tables, ABI snapshots).
+"""`ohnix build` (the whole bridge build in a product's shell) and `ohnix bridge`: its
+steps as commands (syscall tables, ABI snapshots, the cgo wrapper).
 
 Thin like the other ohnix/cli/ modules: parse arguments, call one core function, print.
 Importing this module must stay cheap (it is imported when the CLI starts): the core
@@ -14,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from ohnix.cli.app import JsonOpt, emit_json, globals_of
+from ohnix.cli.app import JsonOpt, ProductArg, RenderOpt, app, emit_json, globals_of, load_project
 from ohnix.errors import OhnixError
 
 bridge_app = typer.Typer(
@@ -203,3 +204,33 @@ def cgo_cmd(
         emit_json(prof.as_dict())
     else:
         sys.stdout.write(f"CGO_CFLAGS={prof.cflags}\nCGO_LDFLAGS={prof.ldflags}\n")
+
+
+@app.command()
+def build(
+    ctx: typer.Context,
+    product: ProductArg,
+    update_abi: Annotated[
+        bool, typer.Option("--update-abi", help="Write the measured ABI as the new baseline.")
+    ] = False,
+    render_now: RenderOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the Go/CGO bridge build inside the product's shell.
+
+    Steps: syscall table from kernel headers, ABI check against the committed snapshot,
+    cgo wrapper, cross `go build`; artifacts and build.json land in out/PRODUCT/.
+
+    Example: ohnix build qemu-arm64-linux-min
+    """
+    from ohnix import ui
+    from ohnix.bridge import pipeline
+
+    cfg = load_project(ctx)
+    on_step = None if as_json else ui.build_step
+    report = pipeline.build(cfg, product, update_abi=update_abi, render_now=render_now,
+                            on_step=on_step)  # fmt: skip
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        sys.stdout.write(f"report: {report.report_path}\n")

@@ -220,36 +220,6 @@ def direnv(ctx: typer.Context, product: ProductArg) -> None:
 
 
 @app.command()
-def build(
-    ctx: typer.Context,
-    product: ProductArg,
-    update_abi: Annotated[
-        bool, typer.Option("--update-abi", help="Write the measured ABI as the new baseline.")
-    ] = False,
-    render_now: RenderOpt = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """Run the Go/CGO bridge build inside the product's shell.
-
-    Steps: syscall table from kernel headers, ABI check against the committed snapshot,
-    cgo wrapper, cross `go build`; artifacts and build.json land in out/PRODUCT/.
-
-    Example: ohnix build qemu-arm64-linux-min
-    """
-    from ohnix import ui
-    from ohnix.bridge import pipeline
-
-    cfg = load_project(ctx)
-    on_step = None if as_json else ui.build_step
-    report = pipeline.build(cfg, product, update_abi=update_abi, render_now=render_now,
-                            on_step=on_step)  # fmt: skip
-    if as_json:
-        emit_json(report.as_dict())
-    else:
-        sys.stdout.write(f"report: {report.report_path}\n")
-
-
-@app.command()
 def parity(ctx: typer.Context, product: ProductArg, as_json: JsonOpt = False) -> None:
     """The OpenHarmony build container's tools next to what the product's shell provides.
 
