@@ -24,4 +24,27 @@ in
   # t = { var; attr = "pkgsCross.x.stdenv.cc"; exe = "bin/aarch64-unknown-linux-musl-gcc"; patches; fork; }
   tool = t:
     let drv = patched t (get t.attr); in { inherit drv; exe = "${drv}/${t.exe}"; };
+
+  # The OHOS runtimes' compiler and build tools from nixpkgs (c = shells.json
+  # `compilers.nixpkgs`: attribute paths only, from ohnix's data file).
+  compiler = c:
+    let
+      clang = get c.clang;
+      lld = get c.lld;
+      llvm = get c.llvm;
+    in {
+      bash = "${get c.bash}/bin/bash";
+      path = builtins.concatStringsSep ":" (map (a: "${get a}/bin") c.build);
+      toolHashes = "";
+      CLANG = "${clang}/bin/clang";
+      CLANGXX = "${clang}/bin/clang++";
+      LLVM_AR = "${llvm}/bin/llvm-ar";
+      LLVM_RANLIB = "${llvm}/bin/llvm-ranlib";
+      LLVM_NM = "${llvm}/bin/llvm-nm";
+      llvmBin = "${llvm}/bin";
+      lldBin = "${lld}/bin";
+      builtinHeaders = "${clang.lib}/lib/clang/${c.clangMajor}/include";
+      kernelHeaders = r: "${get r.kernelHeaders.nixpkgs}/include";
+      goBootstrap = null;
+    };
 }

@@ -23,6 +23,18 @@ PROVIDERS: tuple[Provider, ...] = ("nixpkgs", "ohos-prebuilts", "host")
 TOOLS = ("cc", "go", "gn", "ninja", "node", "python", "cmake")
 GCC_FLAVOURS = ("pkgsCross", "gcc-arm-embedded")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Attributes Nix itself interprets in a derivation: a shell's `env` would change what the
+# derivation is (a fixed-output fetch, structured attrs, another builder), not its variables.
+NIX_DERIVATION_ATTRS = frozenset({
+    "args", "builder", "name", "system", "outputs", "outputHash", "outputHashAlgo",
+    "outputHashMode", "outputChecks", "allowedReferences", "allowedRequisites",
+    "disallowedReferences", "disallowedRequisites", "exportReferencesGraph", "impureEnvVars",
+    "passAsFile", "preferLocalBuild", "allowSubstitutes", "requiredSystemFeatures",
+    "unsafeDiscardReferences", "out",
+})  # fmt: skip
+# Variables the shell sets from its tools; the provider choice decides them.
+SHELL_TOOL_VARS = frozenset({"PATH", "CC", "CXX", "AR", "LD", "NM", "OBJCOPY", "STRIP", "RANLIB",
+                             "GO", "OHOS_SYSROOT", "OHOS_RESOURCE_DIR"})  # fmt: skip
 SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 # What a repository or file location may be. Anything else (a leading `-`, git's
 # `transport::address` forms such as `ext::`, which run commands) is refused, because the
@@ -313,12 +325,16 @@ def parse(raw: dict[str, Any], path: Path) -> Config:
 
     sources = _sources(check, raw.get("sources", {}))
     names = {s.name for s in sources}
+    for ref in toolchain.go_patches:
+        if is_patch_file(ref):
+            _project_file(check, path.parent, "[toolchain].go_patches", ref)
     for ref in (*toolchain.go_patches, *([toolchain.go_fork] if toolchain.go_fork else [])):
-        if ref not in names:
+        if ref not in names and not (ref in toolchain.go_patches and is_patch_file(ref)):
             raise check.fail(
                 "[toolchain]",
                 f"`{ref}` is not a source." + did_you_mean(ref, names),
-                hint="Go patch sets and forks are declared as [sources.NAME] tables.",
+                hint="Go patch sets and forks are declared as [sources.NAME] tables; a "
+                "patch file of the project is named by its path (patches/go/x.patch).",
             )
 
     pre = dict(tables["prebuilts"])
@@ -336,6 +352,30 @@ def parse(raw: dict[str, Any], path: Path) -> Config:
     bridge = Bridge(**tables["bridge"])
     _bridge_paths(check, bridge)
     return Config(path, project, nixpkgs, toolchain, sources, Prebuilts(**pre), products, bridge)
+
+
+def is_patch_file(ref: str) -> bool:
+    """A `go_patches` entry that names a patch file of the project, not a [sources] table."""
+    return ref.endswith((".patch", ".diff"))
+
+
+def _project_file(check: _Checker, root: Path, where: str, rel: str) -> None:
+    normal = posixpath.normpath(rel)
+    if rel.startswith("/") or normal == ".." or normal.startswith("../") or "\\" in rel:
+        raise check.fail(
+            where,
+            f"`{rel}` is outside the project.",
+            hint="Name a file under the project, e.g. patches/go/0001-x.patch.",
+        )
+    target = root / normal
+    if not target.is_file():
+        raise check.fail(
+            where,
+            f"`{rel}` is not a file in {root}.",
+            hint="Check the path; it is relative to ohnix.toml's folder.",
+        )
+    if not str(target.resolve()).startswith(str(root.resolve()) + "/"):
+        raise check.fail(where, f"`{rel}` leads outside the project (a symlink).")
 
 
 def _location(check: _Checker, where: str, value: str, allowed: re.Pattern[str]) -> None:
@@ -446,6 +486,21 @@ def _products(check: _Checker, raw: Any) -> tuple[ProductConfig, ...]:
         for key, value in env.items():
             if not ENV_NAME.match(key):
                 raise check.fail(f"{where}.env", f"`{key}` is not a valid variable name.")
+            if key in NIX_DERIVATION_ATTRS or key.startswith("__"):
+                raise check.fail(
+                    f"{where}.env.{key}",
+                    "Nix reads this name as an attribute of the shell's derivation, not as "
+                    "a variable: it would change what the shell is.",
+                    hint="Choose another variable name.",
+                )
+            if key in SHELL_TOOL_VARS:
+                raise check.fail(
+                    f"{where}.env.{key}",
+                    "the shell sets this from its tools (the provider's compiler, Go, and "
+                    "their directories), so a value here would not be used.",
+                    hint='Choose the tool instead: provider, tools = { cc = "host" }, '
+                    "host_prefix; or set it inside the shell.",
+                )
             check.value(value, f"{where}.env.{key}", STR)
         out.append(
             ProductConfig(

@@ -70,7 +70,9 @@ def prefix_for(pc: ProductConfig) -> str:
 def tools_for(pc: ProductConfig) -> tuple[HostTool, ...]:
     """The host tools a product's shell gets (only those whose provider is `host`)."""
     out: list[HostTool] = []
-    if pc.provider_for("cc") == "host":
+    from ohnix.pin import toolchain
+
+    if pc.provider_for("cc") == "host" and toolchain.compiler_for(pc) is None:
         prefix = prefix_for(pc)
         out += [HostTool(CC_VARS[t], prefix + t) for t in CC_TOOLS]
     if pc.provider_for("go") == "host" and pc.product.go.supported:
@@ -86,7 +88,10 @@ def needs_builders(config: Config) -> bool:
 
 def programs(config: Config) -> list[str]:
     """Every host program the lock pins for this configuration."""
+    from ohnix.pin import toolchain
+
     wanted = {t.program for pc in config.products for t in tools_for(pc)}
+    wanted |= set(toolchain.host_programs(config))
     if needs_builders(config):
         wanted |= set(SANDBOX_BUILDERS)
     return sorted(wanted)

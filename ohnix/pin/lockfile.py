@@ -22,8 +22,8 @@ from ohnix.store import nar
 
 LOCK_NAME = "ohnix.lock"
 VERSION = 1
-PinKind = Literal["git", "github", "path", "url", "host"]
-GROUPS = ("nixpkgs", "sources", "prebuilts", "host")
+PinKind = Literal["git", "github", "path", "url", "host", "file"]
+GROUPS = ("nixpkgs", "sources", "prebuilts", "host", "runtimes", "patches")
 FETCH_FLAGS = FetchFlags.names()
 GIT_FLAGS = tuple(f for f in FETCH_FLAGS if f != "unpack")
 KIND_FLAGS = {"git": GIT_FLAGS, "url": ("unpack",)}
@@ -91,7 +91,8 @@ class Pin(_Keyed, FetchFlags):
                 return None
             digest, recursive = nar.parse_hash(self.nar_hash), True
         else:
-            digest, recursive = nar.parse_hash(self.hash), self.kind != "url" or self.unpack
+            flat = self.kind == "file" or (self.kind == "url" and not self.unpack)
+            digest, recursive = nar.parse_hash(self.hash), not flat
         return nar.fixed_output_path(
             self.store_name, digest, recursive=recursive, store_dir=store_dir
         )

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from ohnix import proc
 from ohnix.config import Config
 from ohnix.errors import LockError, OhnixError
-from ohnix.pin import host, prefetch
+from ohnix.pin import host, prefetch, toolchain
 from ohnix.pin.lockfile import Lock, Pin, PinKind, Spec
 
 DEFAULT_JOBS = max(4, 2 * (os.cpu_count() or 1))  # I/O-bound: more jobs than cores pays off
@@ -110,6 +110,7 @@ def specs(config: Config) -> list[Spec]:
                 )
             )
     out += [host.spec(p) for p in host.programs(config)]
+    out += toolchain.source_specs(config) + toolchain.patch_specs(config)
     return sorted(out, key=lambda s: s.key)
 
 
@@ -123,6 +124,8 @@ def _fetch(spec: Spec, seeds: dict[str, Path] | None = None) -> Pin:
     if spec.kind == "host":
         return host.pin(spec)
     seed = _seed_for(spec, seeds)
+    if seed is None and (held := toolchain.in_store(spec)) is not None:
+        return held
     return prefetch.prefetch_url(spec, seed=seed) if seed else prefetch.prefetch(spec)
 
 
@@ -160,22 +163,39 @@ def resolve(
     todo: list[Spec] = []
     for spec in wanted:
         prev = old.get(spec.key)
+        if spec.kind == "file":  # a file of the project: hashed every time, no fetch
+            pin = toolchain.pin_file(spec, config.root)
+            status: OutcomeStatus = (
+                "reused" if prev is not None and prev.hash == pin.hash else "fetched"
+            )
+            outcomes[spec.key] = Outcome(spec.key, status, pin)
+            continue
         seeded = _seed_for(spec, seeds) is not None  # re-added from disk: cheap, and verified
         if not (force or update_all or seeded or spec.key in update_set) and _reusable(spec, prev):
             outcomes[spec.key] = Outcome(spec.key, "reused", prev)
         else:
             todo.append(spec)
     offline_blocked = (
-        [s for s in todo if s.kind != "host" and _seed_for(s, seeds) is None] if offline else []
+        [
+            s
+            for s in todo
+            if s.kind != "host" and _seed_for(s, seeds) is None and toolchain.in_store(s) is None
+        ]
+        if offline
+        else []
     )
     if offline_blocked:
         raise LockError(
             "--offline, but these pins need fetching: "
             + ", ".join(f"`{s.key}` ({s.url})" for s in offline_blocked)
             + ".",
-            hint="Run `ohnix lock` with network access once; later runs reuse the pins.",
+            hint=toolchain.seed_hint()
+            if any(s.group == "runtimes" for s in offline_blocked)
+            else "Run `ohnix lock` with network access once; later runs reuse the pins.",
         )
     for outcome in _run_parallel(todo, jobs, keep_going, on_done, seeds):
+        if outcome.pin is not None:
+            toolchain.expected(outcome.pin)
         prev = old.get(outcome.key)
         if outcome.pin and prev and prev.spec == outcome.pin.spec and prev.hash != outcome.pin.hash:
             seed = _seed_for(next(s for s in todo if s.key == outcome.key), seeds)

@@ -19,7 +19,8 @@ from ohnix.shell import contents
 
 LIB_DIR = "nix/ohnix"
 LIB_FILES = ("default.nix", "host.nix", "nixpkgs.nix", "nixpkgs-src.nix", "prebuilts.nix",
-             "sources.nix")  # fmt: skip
+             "sources.nix", "ohos.nix", "runtimes.sh", "wrapper.sh", "go.sh",
+             "patches/musl-x86_64-ohos-ldbl128.sh")  # fmt: skip
 GITHUB = re.compile(r"^github:(?P<owner>[\w.-]+)/(?P<repo>[\w.-]+)$")
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from ohnix.config import Config, ProductConfig
 from ohnix.errors import ProductError, RenderError
-from ohnix.pin import host
+from ohnix.pin import host, toolchain
 from ohnix.pin.lockfile import Lock
 from ohnix.products import Product
 
@@ -79,10 +79,31 @@ def _format(attr: str, config: Config) -> str:
     )
 
 
+# The OHOS target toolchain's executables (nix/wrapper.sh), by shell variable.
+TARGET_TOOLS = {"CC": "clang", "CXX": "clang++", "AR": "ar", "LD": "ld.lld", "NM": "nm",
+                "OBJCOPY": "objcopy", "STRIP": "strip", "RANLIB": "ranlib"}  # fmt: skip
+MUSL_LIBC = "musl {version} (OpenHarmony's fork base)"
+
+
+def musl_libc() -> str:
+    return MUSL_LIBC.format(version=toolchain.data()["sources"]["musl"]["version"])
+
+
 def cc_tools(pc: ProductConfig, config: Config) -> tuple[list[Tool], str]:
     """The C toolchain (CC CXX AR LD NM OBJCOPY STRIP RANLIB) and the libc really used."""
     provider = pc.provider_for("cc")
     product = pc.product
+    compiler = toolchain.compiler_for(pc)
+    if compiler is not None:
+        tools = [
+            Tool(var, "ohnix", f"bin/{product.triple}-{exe}") for var, exe in TARGET_TOOLS.items()
+        ]
+        who = (
+            "the host's clang-19"
+            if compiler == "host"
+            else f"nixpkgs' clang {config.toolchain.llvm}"
+        )
+        return tools, f"{musl_libc()}, built by ohnix; compiled by {who}"
     if provider == "host":
         tools = [Tool(t.var, "host", t.program, pin=f"host/{t.program}")
                  for t in host.tools_for(pc) if t.var != "GO"]  # fmt: skip
@@ -126,6 +147,8 @@ def _llvm(config: Config, *, with_vars: bool) -> list[Tool]:
 def go_tool(pc: ProductConfig, config: Config) -> Tool | None:
     if not pc.product.go.supported:
         return None
+    if toolchain.builds_go(pc):
+        return Tool("GO", "ohnix", "bin/go")
     provider = pc.provider_for("go")
     if provider == "host":
         return Tool("GO", "host", "go", pin="host/go")
@@ -208,13 +231,20 @@ def libc_flags(product: Product, *, clang: bool) -> tuple[str, str]:
     return " ".join(cflags), " ".join(ldflags)
 
 
-def shell(pc: ProductConfig, config: Config) -> dict[str, Any]:
+def shell(pc: ProductConfig, config: Config, lock: Lock | None = None) -> dict[str, Any]:
+    """One shell of shells.json (without `lock`: its tools and environment only)."""
     product = pc.product
     cc, libc = cc_tools(pc, config)
     go = go_tool(pc, config)
     tools = cc + ([go] if go else []) + container_tools(pc)
+    compiler = toolchain.compiler_for(pc)
     clang = any(t.var == "CC" and "clang" in t.exe for t in tools)
-    cflags, ldflags = libc_flags(product, clang=clang)
+    if compiler is not None:
+        # The wrapper passes --target, --sysroot, -resource-dir and the target flags; the
+        # OHOS driver links with lld by default (-fuse-ld in CC would break cgo's -Werror).
+        cflags, ldflags = " ".join(("-D__MUSL__", *product.cflags)), ""
+    else:
+        cflags, ldflags = libc_flags(product, clang=clang)
     env: dict[str, str] = {
         "OHOS_PRODUCT": product.name,
         "OHOS_BOARD": product.board,
@@ -231,6 +261,8 @@ def shell(pc: ProductConfig, config: Config) -> dict[str, Any]:
     }
     if product.kconfig:
         env["OHOS_KCONFIG"] = " ".join(product.kconfig)
+    if compiler is not None:
+        env["OHOS_LOADER"] = toolchain.loader(product.triple)
     if product.go.supported:
         env.update({"CGO_ENABLED": "1", "GOOS": "linux", "GOARCH": str(product.go.goarch),
                     "CGO_CFLAGS": cflags, "CGO_LDFLAGS": ldflags})  # fmt: skip
@@ -246,6 +278,11 @@ def shell(pc: ProductConfig, config: Config) -> dict[str, Any]:
         "env": dict(sorted(env.items())),
         "tools": [t.as_dict() for t in tools],
     }
+    if compiler is not None:
+        ohos: dict[str, Any] = {"compiler": compiler, "runtime": toolchain.runtime(pc)}
+        if toolchain.builds_go(pc) and lock is not None:
+            ohos["go"] = toolchain.go(config, lock)
+        out["ohos"] = ohos
     # The Nix library throws this message instead of building the shell for that system.
     refuse = {s: r for s in SYSTEMS if (r := refusal(pc, s)) is not None}
     if refuse:
@@ -258,13 +295,21 @@ def data(config: Config, lock: Lock) -> dict[str, Any]:
     from ohnix.store import nar
 
     host_sha = {p.key: nar.parse_hash(p.hash).hex() for p in lock.pins if p.kind == "host"}
-    return {
+    out: dict[str, Any] = {
         "version": 1,
         "project": config.project.name,
         "systems": list(SYSTEMS),
         "hostSha256": dict(sorted(host_sha.items())),
-        "shells": {pc.name: shell(pc, config) for pc in config.products},
+        "shells": {pc.name: shell(pc, config, lock) for pc in config.products},
     }
+    compilers = {toolchain.compiler_for(pc) for pc in config.products} - {None}
+    if compilers:
+        out["compilers"] = {}
+        if "host" in compilers:
+            out["compilers"]["host"] = toolchain.host_compiler(lock)
+        if "nixpkgs" in compilers:
+            out["compilers"]["nixpkgs"] = toolchain.nixpkgs_compiler(config)
+    return out
 
 
 def nixpkgs_attrs(config: Config) -> list[str]:
@@ -275,4 +320,9 @@ def nixpkgs_attrs(config: Config) -> list[str]:
         for t in shell(pc, config)["tools"]
         if t["provider"] == "nixpkgs"
     }
+    nixpkgs_built = [pc for pc in config.products if toolchain.compiler_for(pc) == "nixpkgs"]
+    if nixpkgs_built:
+        c = toolchain.nixpkgs_compiler(config)
+        attrs |= {c["clang"], f"{c['clang']}.lib", c["lld"], c["llvm"], c["bash"], *c["build"]}
+        attrs |= {toolchain.runtime(pc)["kernelHeaders"]["nixpkgs"] for pc in nixpkgs_built}
     return sorted(attrs)

@@ -69,7 +69,8 @@ def test_golden(tmp_path: Path, case: str) -> None:
     files = nixfiles.render(cfg, synthetic_lock(cfg))
     # The vendored library is rendered as a verbatim copy of the repository's nix/: check
     # that here once, and keep only the per-project files as golden files.
-    vendored = {k: v for k, v in files.items() if k.startswith("nix/ohnix/") and k.endswith(".nix")}
+    lib = {f"nix/ohnix/{n}" for n in nixfiles.LIB_FILES}
+    vendored = {k: v for k, v in files.items() if k in lib}
     for rel, text in vendored.items():
         assert text == (nixfiles.library_dir() / rel.removeprefix("nix/ohnix/")).read_text(), rel
     assert set(vendored) == {f"nix/ohnix/{n}" for n in nixfiles.LIB_FILES}
@@ -102,10 +103,14 @@ def test_shell_env_for_products(tmp_path: Path) -> None:
     data = json.loads(nixfiles.render(cfg, synthetic_lock(cfg))["nix/ohnix/shells.json"])
     arm = data["shells"]["rk3568"]["env"]
     assert arm["GOARCH"] == "arm" and arm["GOARM"] == "7" and arm["CGO_ENABLED"] == "1"
-    assert (
-        "--target=arm-linux-ohos" in arm["CGO_CFLAGS"] and "-mfloat-abi=softfp" in arm["CGO_CFLAGS"]
-    )
-    assert "-D__MUSL__" in arm["CGO_CFLAGS"]
+    assert "-mfloat-abi=softfp" in arm["CGO_CFLAGS"] and "-D__MUSL__" in arm["CGO_CFLAGS"]
+    # --target, --sysroot and -resource-dir are the OHOS clang wrapper's (nix/wrapper.sh),
+    # built for the runtime the shell describes; -fuse-ld would break cgo's -Werror.
+    runtime = data["shells"]["rk3568"]["ohos"]["runtime"]
+    assert runtime["triple"] == "arm-linux-ohos" and "-mfloat-abi=softfp" in runtime["targetFlags"]
+    assert arm["OHOS_LOADER"] == "/lib/ld-musl-arm.so.1" and "-fuse-ld" not in arm["CGO_LDFLAGS"]
+    cc = next(t for t in data["shells"]["rk3568"]["tools"] if t["var"] == "CC")
+    assert cc == {**cc, "provider": "ohnix", "exe": "bin/arm-linux-ohos-clang"}
     mini = data["shells"]["wifiiot_hispark_pegasus"]["env"]
     assert mini["CGO_ENABLED"] == "0" and "GOARCH" not in mini
     assert "Go cannot target LiteOS-M" in mini["OHNIX_GO"]

@@ -7,6 +7,7 @@ let
 in
 (import ./nix/ohnix {
   inherit lock;
+  root = ./.;
   shells = builtins.fromJSON (builtins.readFile ./nix/ohnix/shells.json);
   nixpkgs = import ./nix/ohnix/nixpkgs-src.nix { inherit lock; };
 }).${system}

@@ -7,6 +7,7 @@
 
   outputs = { self, nixpkgs }: {
     devShells = import ./nix/ohnix {
+      root = ./.;
       lock = builtins.fromTOML (builtins.readFile ./ohnix.lock);
       shells = builtins.fromJSON (builtins.readFile ./nix/ohnix/shells.json);
       nixpkgs = nixpkgs;
