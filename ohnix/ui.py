@@ -29,6 +29,12 @@ def console() -> Console:
     return Console()
 
 
+def note(text: str) -> None:
+    """A one-line notice on stderr (so stdout stays the command's output): long work ahead."""
+    sys.stderr.write(f"ohnix: {text}\n")
+    sys.stderr.flush()
+
+
 def line(*segments: Segment) -> None:
     """Print one line. Segments are literal text (never parsed as rich markup, so a `[`
     in a user's value is safe); styles only apply on a terminal."""

@@ -184,10 +184,21 @@ def step_go(ctx: _Context) -> str:
         raise _NotApplicableError(f"Go cannot target {ctx.pc.name}: {product.go.reason}")
     go = ctx.env.get("GO", "go")
     binary = ctx.out / ctx.config.bridge.binary
-    ctx.run([go, "build", "-trimpath", "-o", str(binary), ctx.config.bridge.package],
+    loader = ctx.env.get("OHOS_LOADER")
+    # cgo binaries take the interpreter from $CC (the OHOS clang); -I says the same for
+    # whatever Go links itself, since GO_LDSO only applies to the linker's own GOARCH.
+    flags = ["-ldflags=-I " + loader] if loader else []
+    ctx.run([go, "build", "-trimpath", *flags, "-o", str(binary), ctx.config.bridge.package],
             what=f"go build for GOARCH={product.go.goarch}")  # fmt: skip
     info: dict[str, Any] = {"path": str(binary.relative_to(ctx.root)), "sha256": _sha256(binary),
             "size": binary.stat().st_size, "elf": elf_info(binary)}  # fmt: skip
+    if loader and info["elf"]["interpreter"] != loader:
+        binary.unlink()
+        raise BuildError(
+            f"go build made {info['path']} with the interpreter {info['elf']['interpreter']}, "
+            f"not OpenHarmony's {loader}; it was removed, it would not start on the device.",
+            hint="Check that $CC is the shell's OHOS clang (`ohnix run PRODUCT -- env`).",
+        )
     ctx.artifacts.append(info)
     return f"{info['path']}: {info['elf']['class']} {info['elf']['machine']}"
 
@@ -207,6 +218,45 @@ def _versions(ctx: _Context) -> dict[str, str]:
         if exe:
             res = proc.run([exe, *args], env=ctx.env, check=False)
             out[var] = (res.stdout or res.stderr).strip().splitlines()[0] if res.stdout else ""
+    return out
+
+
+def _target_toolchain(ctx: _Context, held: Any) -> dict[str, Any]:
+    """What the OHOS target toolchain was made of: the libc, the musl loader, each runtime's
+    store path and NAR hash, the Go source and patches (from the lock) and `go version`."""
+    from ohnix.pin import toolchain
+    from ohnix.shell import contents
+    from ohnix.store import nix
+
+    if toolchain.compiler_for(ctx.pc) is None:
+        return {}
+    sysroot = ctx.env.get("OHOS_SYSROOT", "")
+    runtime = str(Path(sysroot).parent) if sysroot else None
+    wrapper = str(Path(ctx.env["CC"]).parent.parent) if ctx.env.get("CC") else None
+    paths = [p for p in (runtime, wrapper) if p]
+    go_exe = ctx.env.get("GO")
+    go_root = str(Path(go_exe).parent.parent) if go_exe and toolchain.builds_go(ctx.pc) else None
+    if go_root:
+        paths.append(go_root)
+    hashes = {path: info.nar_hash for path, info in nix.path_info(paths).items()}
+    out: dict[str, Any] = {
+        "libc": contents.musl_libc(),
+        "interpreter": ctx.env.get("OHOS_LOADER"),
+        "compiler": toolchain.compiler_for(ctx.pc),
+        "runtimes": {
+            name: {"path": path, "nar_hash": hashes.get(path)}
+            for name, path in (("runtime", runtime), ("cc", wrapper))
+            if path
+        },
+    }
+    if go_root and held is not None:
+        src = held.get("runtimes/go")
+        out["go"] = {
+            "path": go_root,
+            "nar_hash": hashes.get(go_root),
+            "source": {"url": src.url, "hash": src.hash} if src else None,
+            "patches": [{"file": p.url, "hash": p.hash} for p in held.pins if p.group == "patches"],
+        }
     return out
 
 
@@ -245,7 +295,7 @@ def build(
         if failure:
             break
     held = lockfile.read(config.root)
-    report = {
+    report: dict[str, Any] = {
         "schema": 1,
         "product": product,
         "triple": pc.product.triple,
@@ -253,6 +303,7 @@ def build(
         "libc_used": variables.get("OHNIX_LIBC_USED", ""),
         "lock_digest": held.digest() if held else None,
         "toolchain": _versions(ctx),
+        **_target_toolchain(ctx, held),
         "steps": [asdict(s) for s in steps],
         "artifacts": ctx.artifacts,
         "ok": failure is None,

@@ -74,12 +74,14 @@ def ensure_fresh(config: Config, *, render_now: bool) -> None:
 def add_roots(config: Config, product: str) -> Path:
     """Check the host tools, root the pinned inputs; the profile itself is made by
     print-dev-env/develop."""
-    from ohnix.pin import host, lockfile
+    from ohnix.pin import host, lockfile, toolchain
 
     roots = config.root / ROOTS_DIR / product
     roots.mkdir(parents=True, exist_ok=True)
     held = lockfile.read(config.root)
     host.ensure_in_store(held or Lock())
+    toolchain.check_sandbox(config)
+    toolchain.check_sources(held or Lock())
     for key, path in (held or Lock()).fetched_paths().items():
         if Path(path).exists():
             name = key.replace("/", "-")
@@ -116,6 +118,7 @@ def realise(config: Config, product: str) -> dict[str, str]:
     check_system(config, product)
     roots = add_roots(config, product)
     before = envcache.key(config.root, product)
+    _announce_toolchain(config, product)
     out = nix.build(
         "print-dev-env", "--json", "--profile", roots / "profile", *installable(product),
         cwd=config.root, what=f"building the {product} shell",
@@ -124,6 +127,21 @@ def realise(config: Config, product: str) -> dict[str, str]:
     variables = envcache.variables_from_dev_env(json.loads(out))
     envcache.store(config.root, product, variables, nix.version_string(), at_key=before)
     return variables
+
+
+def _announce_toolchain(config: Config, product: str) -> None:
+    """Say so before Nix builds the OHOS toolchain from source: minutes, not seconds."""
+    from ohnix import ui
+    from ohnix.pin import toolchain
+
+    if toolchain.compiler_for(config.product(product)) is None:
+        return
+    pending = nix.pending_builds(*installable(product), cwd=config.root)
+    names = [p.split("-", 1)[1].removesuffix(".drv") for p in pending]
+    heavy = [n for n in names if n.startswith(("ohos-runtimes-", "ohnix-go-"))]
+    if heavy:
+        ui.note(f"building the OHOS toolchain of {product} from source: {', '.join(heavy)} "
+                "(once per machine; a runtime takes a few minutes, Go about 5 to 10)")  # fmt: skip
 
 
 def variables(config: Config, product: str, *, render_now: bool = False) -> dict[str, str]:

@@ -61,6 +61,7 @@ def run() -> Report:
         _build_users(config),
         _sandbox(config),
         _builders(),
+        _host_sandbox(config),
         _substituters(config),
     ]
     return Report(tuple(checks))
@@ -238,6 +239,22 @@ def _builders() -> Check:
         f"{' and '.join(missing)} not on PATH: the `host` provider (and any project without "
         "nixpkgs) cannot build its shells.",
         host.BUILDER_HINT,
+    )
+
+
+def _host_sandbox(config: dict[str, Any]) -> Check:
+    from ohnix.pin import toolchain
+
+    missing = toolchain.missing_sandbox_paths(config)
+    if not missing:
+        return Check("host-sandbox-paths", "ok",
+                     "the sandbox shows the host provider's compilers (or is off)")  # fmt: skip
+    return Check(
+        "host-sandbox-paths",
+        "warn",
+        f"the sandbox hides {' '.join(missing)}: the host provider cannot build the OHOS "
+        "runtimes and Go with this machine's clang-19.",
+        toolchain.SANDBOX_HINT,
     )
 
 
