@@ -25,8 +25,9 @@ step() {  # step NAME CMD...: run quietly, time it, show the log's tail on failu
   echo "$name $((SECONDS - t0))s" | tee -a "$out/log/times.txt"
 }
 
-# The multilib directory clang picks for these flags (arm: a7_softfp_neon-vfpv4, ...).
-multi=$("$CLANG" --target="$T" "${TF[@]}" -print-multi-directory)
+# The multilib directory clang picks for these flags (arm: a7_softfp_neon-vfpv4, ...): the
+# last line it prints (the OHOS driver lists the default "." first).
+multi=$("$CLANG" --target="$T" "${TF[@]}" -print-multi-directory | tail -n 1)
 [ "$multi" = . ] && multi=
 RLIB=$R/lib/$T${multi:+/$multi}
 LIBDIR=/usr/lib/$T${multi:+/$multi}

@@ -30,6 +30,7 @@ from ohnix.audit.reportfile import (
 )
 from ohnix.config import Config
 from ohnix.errors import OhnixError
+from ohnix.pin import toolchain
 from ohnix.pin.lockfile import Lock
 from ohnix.store.drv import Derivation, Mismatch, drv_name_of, verify_closure
 from ohnix.store.nar import STORE_DIR, to_sri
@@ -45,6 +46,12 @@ COPIED_NOTE = (
 PREBUILT_NOTE = (
     "pinned archive, linked as-is: its executables use the machine's own dynamic loader "
     "(with a nixpkgs pin they are patched to run from the store)"
+)
+# The host pins the OHOS toolchain's builds use (data/runtimes.toml [host].programs).
+OHOS_HOST_PINS = frozenset(f"host/{p}" for p in toolchain.data()["host"]["programs"])
+OHOS_HOST_WHO = "the host's clang-19 and build tools (non-hermetic: pinned by content hash)"
+OHOS_NOTE = (
+    "the OHOS target toolchain, built by ohnix's Nix library from the pinned sources with {who}"
 )
 METHODS = {"": "flat", "r:": "nar", "text:": "text"}
 
@@ -102,6 +109,8 @@ def _tool_key(tool: Mapping[str, Any]) -> tuple[str, ...]:
     """Tools with equal keys come from one derivation (nix/ohnix/default.nix `resolve`)."""
     if tool["provider"] == "host":
         return ("host",)
+    if tool["provider"] == "ohnix":  # the wrapper (CC, CXX, ...) or the built Go
+        return ("ohnix", "go" if tool["var"] == "GO" else "cc")
     return (
         tool["provider"],
         tool.get("attr") or tool.get("pin") or "",
@@ -113,10 +122,21 @@ def _tool_key(tool: Mapping[str, Any]) -> tuple[str, ...]:
 def _component_id(key: tuple[str, ...]) -> str:
     if key[0] == "host":
         return "host-tools"
+    if key[0] == "ohnix":
+        return f"ohos-{key[1]}"
     return f"{key[0]}:{key[1]}"
 
 
 def _declared_pins(tool: Mapping[str, Any], lock: Lock) -> list[str]:
+    if tool["provider"] == "ohnix":
+        keys = (
+            ["runtimes/go", "host/go"]
+            if tool["var"] == "GO"
+            else ["runtimes/musl", "runtimes/llvm"]
+        )
+        keys += [p.key for p in lock.pins if p.group == "patches" and tool["var"] == "GO"]
+        host_compiler = [p.key for p in lock.pins if p.key in OHOS_HOST_PINS]
+        return [k for k in keys + host_compiler if lock.get(k) is not None]
     if tool["provider"] in ("host", "ohos-prebuilts"):
         return [tool["pin"]] if tool.get("pin") else []
     pins = ["nixpkgs"] if lock.get("nixpkgs") else []
@@ -202,6 +222,12 @@ def components(
             extra["attr"] = first["attr"]
         if first["provider"] == "host":
             extra["note"] = HOST_NOTE
+        elif first["provider"] == "ohnix":
+            compiler = (shell_data.get("ohos") or {}).get("compiler")
+            extra["note"] = OHOS_NOTE.format(
+                who=OHOS_HOST_WHO if compiler == "host" else "nixpkgs' LLVM"
+            )
+            extra["hermetic"] = compiler != "host"
         elif first["provider"] == "ohos-prebuilts" and lock.get("nixpkgs") is None:
             extra["note"] = PREBUILT_NOTE
         if path is None:
@@ -239,6 +265,20 @@ def components(
                 "builder", "builder", builder, drvs, nar, provider="nixpkgs", pins=["nixpkgs"]
             )
         )
+    runtime = owner.get(store_path_of(shell.env_map.get("OHOS_SYSROOT", ""), store) or "")
+    if runtime and runtime not in claimed:
+        claimed.add(runtime)
+        compiler = (shell_data.get("ohos") or {}).get("compiler")
+        result.append(
+            _component(
+                "ohos-runtime", "toolchain", runtime, drvs, nar, provider="ohnix",
+                hermetic=compiler != "host",
+                note="musl sysroot, compiler-rt and libunwind: " + OHOS_NOTE.format(
+                    who=OHOS_HOST_WHO if compiler == "host" else "nixpkgs' LLVM"),
+                pins=[k for k in ("runtimes/musl", "runtimes/llvm", *sorted(OHOS_HOST_PINS))
+                      if lock.get(k) is not None],
+            )
+        )  # fmt: skip
     for path, _ in shell.input_drvs:
         if path not in claimed:
             result.append(_component(f"input:{drv_name_of(path)}", "input", path, drvs, nar))

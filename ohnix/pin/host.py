@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ohnix import proc
+from ohnix.atomic import temp_prefix
 from ohnix.config import Config, ProductConfig
 from ohnix.errors import CommandError, OhnixError, PrefetchError
 from ohnix.pin.lockfile import Lock, Pin, Spec
@@ -75,8 +76,8 @@ def tools_for(pc: ProductConfig) -> tuple[HostTool, ...]:
     if pc.provider_for("cc") == "host" and toolchain.compiler_for(pc) is None:
         prefix = prefix_for(pc)
         out += [HostTool(CC_VARS[t], prefix + t) for t in CC_TOOLS]
-    if pc.provider_for("go") == "host" and pc.product.go.supported:
-        out.append(HostTool("GO", "go"))
+    if pc.provider_for("go") == "host" and pc.product.go.supported and not toolchain.builds_go(pc):
+        out.append(HostTool("GO", "go"))  # else Go is built from source (host/go bootstraps it)
     return tuple(out)
 
 
@@ -93,7 +94,12 @@ def programs(config: Config) -> list[str]:
     wanted = {t.program for pc in config.products for t in tools_for(pc)}
     wanted |= set(toolchain.host_programs(config))
     if needs_builders(config):
-        wanted |= set(SANDBOX_BUILDERS)
+        wanted.add("bash-static")  # the shells' builder
+        # busybox builds the host-tools derivation and the nixpkgs-less prebuilt wrappers:
+        # only when a shell has either (an OHOS-toolchain-only shell has neither).
+        host_tools = any(tools_for(pc) for pc in config.products)
+        if host_tools or (config.nixpkgs is None and config.uses("ohos-prebuilts")):
+            wanted.add("busybox")
     return sorted(wanted)
 
 
@@ -205,7 +211,7 @@ def add_to_store(pins: Iterable[Pin]) -> None:
         expected = builder_path(pin)
         if Path(expected).exists():
             continue
-        work = Path(tempfile.mkdtemp(prefix="ohnix-builder-"))
+        work = Path(tempfile.mkdtemp(prefix=temp_prefix("builder")))
         try:
             tree = work / pin.store_name
             (tree / "bin").mkdir(parents=True)
