@@ -315,20 +315,20 @@ def test_fact7_a_user_product_may_set_its_own_flags(tmp_path: Path) -> None:
 
 
 def test_fact8_riscv64_linux_ohos_uses_the_musl_cross_set() -> None:
+    """The OHOS toolchain's riscv64 runtime takes its UAPI headers from that set (the
+    nixpkgs provider); its compiler is clang, not the set's GCC."""
     import tomllib
 
-    from ohnix.shell import contents
+    from ohnix.pin import toolchain
 
-    gcc = contents.toolchains()["gcc"]["riscv64-linux-ohos"]
-    assert gcc["set"] == "pkgsCross.riscv64-musl"
-    assert gcc["prefix"] == "riscv64-unknown-linux-musl-"
-    assert "musl" in gcc["libc"] and "glibc" not in gcc["libc"]
+    triple = toolchain.data()["triples"]["riscv64-linux-ohos"]
+    assert triple["nixpkgs_headers"] == "pkgsCross.riscv64-musl.linuxHeaders"
     entry = tomllib.loads(_data_text("nixpkgs_attrs.toml"))["attrs"]["pkgsCross.riscv64-musl"]
     assert entry["exists"] is True
     assert "riscv64-unknown-linux-musl" in entry["evidence"] and "2025-05-14" in entry["evidence"]
     fake = tomllib.loads((Path(__file__).parent / "nixpkgs" / "packages.toml").read_text())
-    assert "pkgsCross.riscv64-musl.stdenv.cc" in fake["packages"]
-    assert "pkgsCross.riscv64.stdenv.cc" not in fake["packages"]
+    assert "pkgsCross.riscv64-musl.linuxHeaders" in fake["packages"]
+    assert not any(k.startswith("pkgsCross.riscv64.") for k in fake["packages"])
 
 
 # 9. The container's host tools: openharmony/build scripts/build_package_list.json (20.04).

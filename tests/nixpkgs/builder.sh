@@ -1,5 +1,6 @@
 # Builds one stand-in package (run by /bin/bash with an empty PATH: absolute paths only).
-# Environment: attr, version, exes, links ("name=/target" ...), libs, and for an
+# Environment: attr, version, exes, links ("name=/target" ...), libs, dirs
+# ("output=dir" ...: an empty directory under that output, e.g. out=include), and for an
 # overridable package (go) src and patches, the way nixpkgs' go derivation takes them.
 set -eu
 /bin/mkdir -p "$out/bin"
@@ -28,4 +29,8 @@ libdir="${lib:-$out}/lib"
 /bin/mkdir -p "$libdir"
 for l in $libs; do
   echo "$l: ohnix test stand-in for nixpkgs attribute $attr" > "$libdir/$l"
+done
+for d in ${dirs:-}; do
+  o="${d%%=*}"
+  /bin/mkdir -p "${!o}/${d#*=}"
 done

@@ -9,7 +9,7 @@ let
   split = attr: builtins.filter builtins.isString (builtins.split "\\." attr);
   last = attr: let p = split attr; in builtins.elemAt p (builtins.length p - 1);
 
-  # A package: stand-in executables in bin/ (see builder.sh).
+  # A package: stand-in executables in bin/, files in lib/, empty directories (builder.sh).
   standIn = attr: p: extra: derivation ({
     name = "${p.pname or (last attr)}-${p.version}";
     inherit system attr;
@@ -20,6 +20,9 @@ let
     exes = map (e: (p.prefix or "") + e) (p.bin or [ ]);
     links = builtins.attrValues (builtins.mapAttrs (n: t: "${n}=${t}") (p.link or { }));
     libs = p.lib or [ ];
+    # "output=dir": packages.toml's `dirs`, a table of output name -> directories in it.
+    dirs = builtins.concatLists (builtins.attrValues
+      (builtins.mapAttrs (o: ds: map (d: "${o}=${d}") ds) (p.dirs or { })));
   } // extra);
 
   # go_1_N: overrideAttrs (old: { patches = ...; }) or (old: { src = ...; }), as
