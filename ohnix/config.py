@@ -291,6 +291,9 @@ def load(directory: Path) -> Config:
         raise ConfigError(f"{path}: not valid TOML: {detail}.") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason}).") from exc
+    except RecursionError as exc:
+        raise ConfigError(f"{path}: nested too deeply to read (arrays or tables within "
+                          "each other thousands of levels down).") from exc  # fmt: skip
     return parse(raw, path)
 
 
@@ -317,6 +320,13 @@ def parse(raw: dict[str, Any], path: Path) -> Config:
         raise check.fail("[nixpkgs]", "a `url` needs a `ref` (branch or tag) or a `rev`.")
     if nixpkgs and nixpkgs.url:
         _location(check, "[nixpkgs].url", nixpkgs.url, GIT_URL)
+    if nixpkgs and nixpkgs.path and any(c in nixpkgs.path for c in "?#\n"):
+        raise check.fail(
+            "[nixpkgs].path",
+            f"`{nixpkgs.path}` contains `?` or `#`, which a flake's `path:` input reads as a "
+            "query or an attribute: Nix would pin another folder than this one.",
+            hint="Move or link the nixpkgs checkout to a path without those characters.",
+        )
 
     tc = dict(tables["toolchain"])
     tc["go_patches"] = tuple(tc.get("go_patches", ()))

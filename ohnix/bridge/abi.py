@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ohnix import proc
+from ohnix.atomic import temp_prefix
 from ohnix.bridge.dwarf import PREFIX, Field, Layout, UnrelocatableError, read_layouts
 from ohnix.errors import BuildError, ConfigError, ToolNotFoundError
 
@@ -218,7 +219,7 @@ def snapshot(
     for spec in specs:
         groups.setdefault(spec.defines, []).append(spec)
     layouts: list[Layout] = []
-    with tempfile.TemporaryDirectory(prefix="ohnix-abi-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=temp_prefix("abi")) as tmp:
         for n, (defines, group) in enumerate(groups.items()):
             src = Path(tmp) / f"probe{n}.c"
             obj = _compile(src, defines, group, cc_argv=cc_argv, cflags=cflags, who=who)

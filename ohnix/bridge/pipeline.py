@@ -268,6 +268,22 @@ def build(
     render_now: bool = False,
     on_step: Callable[[Step], None] | None = None,
 ) -> BuildReport:
+    from ohnix.atomic import project_lock
+
+    # One build at a time per project: its steps write syscalls/, gen/, abi/ and out/.
+    with project_lock(config.root):
+        return _build(config, product, update_abi=update_abi, render_now=render_now,
+                      on_step=on_step)  # fmt: skip
+
+
+def _build(
+    config: Config,
+    product: str,
+    *,
+    update_abi: bool,
+    render_now: bool,
+    on_step: Callable[[Step], None] | None,
+) -> BuildReport:
     from ohnix.pin import lockfile
     from ohnix.shell import enter
 

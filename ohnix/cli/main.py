@@ -6,6 +6,7 @@ prints the same value the human output is made from.
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 from pathlib import Path
@@ -150,6 +151,31 @@ def doctor(as_json: JsonOpt = False) -> None:
         raise typer.Exit(1)
 
 
+# What each errno means for a user, and what to do about it.
+ERRNO_HINTS = {
+    errno.EACCES: "check its permissions (and who runs ohnix)",
+    errno.EPERM: "check its permissions (and who runs ohnix)",
+    errno.EROFS: "the file system is read-only: work in a writable copy of the project",
+    errno.ENOSPC: "the disk is full: free some space (`ohnix gc`, `nix-collect-garbage`)",
+    errno.EDQUOT: "the disk quota is used up: free some space",
+    errno.ENOENT: "it does not exist (moved or deleted while ohnix ran?)",
+    errno.ENOTDIR: "a file is where a folder belongs: move it away",
+    errno.EEXIST: "something else is already there (a file where a folder belongs?): move it away",
+    errno.EISDIR: "a folder is where a file belongs: move it away",
+    errno.ELOOP: "a symlink loop: fix or remove the link",
+    errno.ENAMETOOLONG: "the path is too long: use a shorter project path",
+    errno.EMFILE: "too many open files: raise `ulimit -n`",
+}
+
+
+def os_error(exc: OSError) -> str:
+    """An OSError as one sentence naming the path, what failed and what to do."""
+    where = " -> ".join(str(p) for p in (exc.filename, exc.filename2) if p is not None)
+    what = exc.strerror or exc.__class__.__name__
+    hint = ERRNO_HINTS.get(exc.errno or 0, "check the path and try again")
+    return f"{where or 'a file'}: {what}; {hint}."
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: OhnixError -> one paragraph and exit 1; Ctrl-C -> 130."""
     command = typer.main.get_command(app)
@@ -161,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, typer.Abort):
         sys.stderr.write("ohnix: interrupted\n")
         return 130
+    except OSError as exc:  # the file system said no: one paragraph, not a traceback
+        sys.stderr.write(f"ohnix: error: {os_error(exc)}\n")
+        return 1
     except typer.Exit as exc:
         return exc.exit_code
     except typer.TyperException as exc:  # usage errors: click-style message, exit 2

@@ -11,13 +11,13 @@ import json
 import tomllib
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import tomli_w
 
 from ohnix.atomic import write_text_atomic
 from ohnix.config import FetchFlags
-from ohnix.errors import LockError
+from ohnix.errors import LockError, OhnixError
 from ohnix.store import nar
 
 LOCK_NAME = "ohnix.lock"
@@ -150,11 +150,28 @@ def _sorted(value: Any) -> Any:
 
 
 PIN_FIELDS = {f.name for f in fields(Pin)}
+# The TOML type each field must have (annotations are strings here: `from __future__`).
+PIN_TYPES: dict[str, type] = {
+    f.name: int if "int" in str(f.type) else bool if str(f.type) == "bool" else str
+    for f in fields(Pin)
+}
+PIN_TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false"}
+PIN_KINDS = get_args(PinKind)
+
+
+def _is_sha256(value: str) -> bool:
+    try:
+        return len(nar.parse_hash(value)) == 32
+    except (OhnixError, ValueError):
+        return False
 
 
 def loads(text: str, path: Path) -> Lock:
     try:
         raw = tomllib.loads(text)
+    except RecursionError as exc:
+        raise LockError(f"{path}: nested too deeply to read.",
+                        hint="Delete it and run `ohnix lock`.") from exc  # fmt: skip
     except tomllib.TOMLDecodeError as exc:
         raise LockError(
             f"{path}: not valid TOML ({exc}).",
@@ -183,6 +200,31 @@ def loads(text: str, path: Path) -> Lock:
             unknown = set(table) - PIN_FIELDS
             if unknown:
                 raise LockError(f"{path}: pin `{key}` has unknown keys {sorted(unknown)}.")
+            for field_name, value in table.items():
+                wanted = PIN_TYPES[field_name]
+                if not isinstance(value, wanted) or (wanted is int and isinstance(value, bool)):
+                    raise LockError(
+                        f"{path}: pin `{key}` has {field_name} = {value!r}, which is not "
+                        f"{PIN_TYPE_NAMES[wanted]}.",
+                        hint="Restore it from version control, or run `ohnix lock` to "
+                        "rewrite the lock.",
+                    )
+            if table.get("kind") not in PIN_KINDS:
+                raise LockError(f"{path}: pin `{key}` has kind {table.get('kind')!r}, not one "
+                                f"of {', '.join(PIN_KINDS)}.",
+                                hint="Run `ohnix lock` to rewrite the lock.")  # fmt: skip
+            for field_name in ("hash", "nar_hash"):
+                if field_name in table and not _is_sha256(table[field_name]):
+                    raise LockError(
+                        f"{path}: pin `{key}` has {field_name} = {table[field_name]!r}, which "
+                        "is not a Nix hash (sha256-… in SRI form).",
+                        hint="Run `ohnix lock` to rewrite the lock.",
+                    )
+            if (group == "host" and table.get("kind") != "host") or (
+                group != "host" and table.get("kind") == "host"
+            ):
+                raise LockError(f"{path}: pin `{key}` has kind {table.get('kind')!r} in [{group}].",
+                                hint="Run `ohnix lock` to rewrite the lock.")  # fmt: skip
             try:
                 pins.append(Pin(key=key, **table))
             except TypeError as exc:
@@ -194,7 +236,16 @@ def read(directory: Path) -> Lock | None:
     path = directory / LOCK_NAME
     if not path.exists():
         return None
-    return loads(path.read_text(encoding="utf-8"), path)
+    if not path.is_file():
+        raise LockError(f"{path} is not a regular file.", hint="Replace it with the lock file.")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise LockError(
+            f"{path}: not UTF-8 text (byte {exc.start}).",
+            hint="Restore it from version control, or delete it and run `ohnix lock`.",
+        ) from exc
+    return loads(text, path)
 
 
 def require(directory: Path) -> Lock:

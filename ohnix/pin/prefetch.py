@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ohnix import proc
+from ohnix.atomic import temp_prefix
 from ohnix.errors import CommandError, OhnixError, PrefetchError
 from ohnix.pin import gittree
 from ohnix.pin.lockfile import Pin, Spec
@@ -63,7 +64,7 @@ def ls_remote(spec: Spec) -> str:
         return spec.rev
     ref = spec.ref or "HEAD"
     url = git_url(spec.url)
-    with tempfile.TemporaryDirectory(prefix="ohnix-ls-") as home:
+    with tempfile.TemporaryDirectory(prefix=temp_prefix("ls")) as home:
         try:
             out = proc.run(
                 ["git", "ls-remote", "--", url],
@@ -158,7 +159,7 @@ def _nix_prefetch_git(spec: Spec, rev: str) -> Pin:
     path = Path(data["path"])
     if path.name.split("-", 1)[1] != spec.store_name:
         # The script names the path after the URL; the build fetches it as store_name.
-        with tempfile.TemporaryDirectory(prefix="ohnix-rename-") as tmp:
+        with tempfile.TemporaryDirectory(prefix=temp_prefix("rename")) as tmp:
             target = Path(tmp) / spec.store_name
             shutil.copytree(path, target, symlinks=True)
             added = nix.add_fixed(target, recursive=True, what=f"`{spec.key}`")
@@ -197,7 +198,7 @@ def _builtin_git(spec: Spec, rev: str) -> Pin:
         )
     url = git_url(spec.url)
     what = f"fetching `{spec.key}` from {url}"
-    with tempfile.TemporaryDirectory(prefix="ohnix-fetch-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=temp_prefix("fetch")) as tmp:
         env = _git_env(Path(tmp))
         local = _local_repo(url)
         if local is not None and not spec.lfs:
@@ -280,7 +281,7 @@ def _pin_from_objects(
     expected = nar.source_path(spec.store_name, digest)
     # Already in the store (a re-lock, or fetched by Nix before): nothing to add.
     if not nix.is_valid(expected):
-        with tempfile.TemporaryDirectory(prefix="ohnix-restore-") as tmp:
+        with tempfile.TemporaryDirectory(prefix=temp_prefix("restore")) as tmp:
             target = Path(tmp) / spec.store_name
             nix.restore(gittree.nar_chunks(tree, env=env, what=what), target)
             _add(spec, target, expected)
@@ -357,7 +358,7 @@ def prefetch_github(spec: Spec) -> Pin:
         raise PrefetchError(f"`{spec.key}`: `{spec.url}` is not of the form github:owner/repo.")
     rev = ls_remote(spec)
     url = git_url(spec.url)
-    with tempfile.TemporaryDirectory(prefix="ohnix-gh-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=temp_prefix("gh")) as tmp:
         env = _git_env(Path(tmp))
         proc.run(["git", "init", "-q", tmp], env=env)
         proc.run(

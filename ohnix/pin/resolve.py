@@ -20,6 +20,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from ohnix import proc
+from ohnix.atomic import project_lock
 from ohnix.config import Config
 from ohnix.errors import LockError, OhnixError
 from ohnix.pin import host, prefetch, toolchain
@@ -375,24 +376,25 @@ def lock_project(
     With keep_going, a failed pin keeps its previous entry (if any) so nothing is lost, and
     the caller reports the failures.
     """
-    from ohnix.pin import lockfile
+    with project_lock(config.root):
+        from ohnix.pin import lockfile
 
-    old = lockfile.read(config.root)
-    res = resolve(
-        config,
-        old,
-        update=update,
-        update_all=update_all,
-        jobs=jobs,
-        keep_going=keep_going,
-        offline=offline,
-        seeds=seed_files(seed) if seed else None,
-        on_done=on_done,
-    )
-    pins = {p.key: p for p in res.lock.pins}
-    for o in res.failed:
-        prev = old.get(o.key) if old else None
-        if prev is not None:
-            pins[o.key] = prev
-    written = lockfile.write(config.root, Lock().with_pins(list(pins.values())))
-    return LockReport(str(config.root / lockfile.LOCK_NAME), written, res.outcomes)
+        old = lockfile.read(config.root)
+        res = resolve(
+            config,
+            old,
+            update=update,
+            update_all=update_all,
+            jobs=jobs,
+            keep_going=keep_going,
+            offline=offline,
+            seeds=seed_files(seed) if seed else None,
+            on_done=on_done,
+        )
+        pins = {p.key: p for p in res.lock.pins}
+        for o in res.failed:
+            prev = old.get(o.key) if old else None
+            if prev is not None:
+                pins[o.key] = prev
+        written = lockfile.write(config.root, Lock().with_pins(list(pins.values())))
+        return LockReport(str(config.root / lockfile.LOCK_NAME), written, res.outcomes)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ohnix import proc
+from ohnix.atomic import project_lock
 from ohnix.config import Config
 from ohnix.errors import RenderError
 from ohnix.pin import lockfile, resolve
@@ -114,24 +115,25 @@ def render_project(config: Config, *, check: bool = False, dry_run: bool = False
     """`ohnix render`: refuse a lock that is stale against ohnix.toml, check nixpkgs
     attributes, then write (or, with check/dry_run, only compare)."""
 
-    held = lockfile.require(config.root)
-    stale = resolve.stale(config, held)
-    if stale:
-        raise RenderError(
-            f"{config.root / LOCK_NAME} is out of date with ohnix.toml: "
-            + "; ".join(f"{d.key} {d.detail}" for d in stale)
-            + ".",
-            hint="Run `ohnix lock` to update it, then render again.",
-        )
-    files = nixfiles.render(config, held)
-    if check or dry_run:
-        results = tuple(plan(config.root, files))
-        return RenderReport(results, (), diff(config.root, files) if check else "", False)
-    check_attrs(config, held)
-    git = in_work_tree(config.root)
-    if git:
-        refuse_ignored(config.root, sorted({*files, LOCK_NAME}))
-    results = tuple(write(config.root, files))
-    created = [r.path for r in results if r.status == "create"]
-    visible = tuple(make_visible(config.root, created)) if git else ()
-    return RenderReport(results, visible, "", any(r.status != "identical" for r in results))
+    with project_lock(config.root):
+        held = lockfile.require(config.root)
+        stale = resolve.stale(config, held)
+        if stale:
+            raise RenderError(
+                f"{config.root / LOCK_NAME} is out of date with ohnix.toml: "
+                + "; ".join(f"{d.key} {d.detail}" for d in stale)
+                + ".",
+                hint="Run `ohnix lock` to update it, then render again.",
+            )
+        files = nixfiles.render(config, held)
+        if check or dry_run:
+            results = tuple(plan(config.root, files))
+            return RenderReport(results, (), diff(config.root, files) if check else "", False)
+        check_attrs(config, held)
+        git = in_work_tree(config.root)
+        if git:
+            refuse_ignored(config.root, sorted({*files, LOCK_NAME}))
+        results = tuple(write(config.root, files))
+        created = [r.path for r in results if r.status == "create"]
+        visible = tuple(make_visible(config.root, created)) if git else ()
+        return RenderReport(results, visible, "", any(r.status != "identical" for r in results))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ohnix.atomic import write_text_atomic
+from ohnix.atomic import read_existing, write_set_atomic
 
 FileStatus = Literal["create", "identical", "update"]
 
@@ -25,21 +25,19 @@ def plan(root: Path, files: dict[str, str]) -> list[FileResult]:
     for rel, text in files.items():
         path = root / rel
         status: FileStatus
-        if not path.exists():
+        old = read_existing(path)
+        if old is None:
             status = "create"
         else:
-            status = "identical" if path.read_text(encoding="utf-8") == text else "update"
+            status = "identical" if old == text.encode("utf-8") else "update"
         out.append(FileResult(rel, status))
     return out
 
 
 def write(root: Path, files: dict[str, str]) -> list[FileResult]:
+    """Write the changed files as one set: a failure midway leaves the previous set."""
     results = plan(root, files)
-    for r in results:
-        if r.status != "identical":
-            path = root / r.path
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_text_atomic(path, files[r.path])
+    write_set_atomic({root / r.path: files[r.path] for r in results if r.status != "identical"})
     return results
 
 
@@ -50,7 +48,8 @@ def diff(root: Path, files: dict[str, str]) -> str:
         if r.status == "identical":
             continue
         path = root / r.path
-        old = path.read_text(encoding="utf-8").splitlines(keepends=True) if path.exists() else []
+        held = read_existing(path)
+        old = held.decode("utf-8", "replace").splitlines(keepends=True) if held else []
         new = files[r.path].splitlines(keepends=True)
         chunks.append("".join(difflib.unified_diff(old, new, f"a/{r.path}", f"b/{r.path}")))
     return "".join(chunks)

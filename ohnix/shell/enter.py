@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ohnix import proc
+from ohnix.atomic import project_lock
 from ohnix.config import Config
 from ohnix.errors import OhnixError
 from ohnix.pin.lockfile import Lock
@@ -115,18 +116,26 @@ def check_system(config: Config, product: str) -> None:
 
 def realise(config: Config, product: str) -> dict[str, str]:
     """Evaluate and build the shell (rooted), cache and return its variables."""
-    check_system(config, product)
-    roots = add_roots(config, product)
-    before = envcache.key(config.root, product)
-    _announce_toolchain(config, product)
-    out = nix.build(
-        "print-dev-env", "--json", "--profile", roots / "profile", *installable(product),
-        cwd=config.root, what=f"building the {product} shell",
-    ).stdout  # fmt: skip
-    _prune_generations(roots)
-    variables = envcache.variables_from_dev_env(json.loads(out))
-    envcache.store(config.root, product, variables, nix.version_string(), at_key=before)
-    return variables
+    with project_lock(config.root):
+        check_system(config, product)
+        roots = add_roots(config, product)
+        before = envcache.key(config.root, product)
+        _announce_toolchain(config, product)
+        out = nix.build(
+            "print-dev-env", "--json", "--profile", roots / "profile", *installable(product),
+            cwd=config.root, what=f"building the {product} shell",
+        ).stdout  # fmt: skip
+        _prune_generations(roots)
+        variables = envcache.variables_from_dev_env(json.loads(out))
+        # The pinned host tools' size/mtime/inode: a warm run that sees them change takes the
+        # cold path, whose host.verify checks their content hash against the lock.
+        from ohnix.pin import lockfile
+
+        held = lockfile.read(config.root)
+        watched = [p.path for p in (held.pins if held else ()) if p.kind == "host" and p.path]
+        envcache.store(config.root, product, variables, nix.version_string(), at_key=before,
+                       watched=watched)  # fmt: skip
+        return variables
 
 
 def _announce_toolchain(config: Config, product: str) -> None:

@@ -10,6 +10,7 @@ resolved `nix` executable and is refused if PATH now finds another one.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ohnix import __version__
-from ohnix.atomic import write_text_atomic
+from ohnix.atomic import read_existing, write_text_atomic
 
 CACHE_DIR = ".ohnix/env"
 ROOTS_DIR = ".ohnix/roots"  # per product: the `profile` GC root holding the shell's closure
@@ -59,6 +60,33 @@ IGNORED = frozenset(
 )
 
 
+def read_regular(path: Path) -> bytes:
+    """A regular file's bytes; OSError for a missing one or anything else (a FIFO)."""
+    data = read_existing(path)
+    if data is None:
+        raise FileNotFoundError(errno.ENOENT, "no such file", str(path))
+    return data
+
+
+def fingerprint(paths: list[str]) -> dict[str, list[int]]:
+    """size, mtime and inode of each file: a cheap sign that a pinned host tool changed
+    (the full content hash is checked when this changes)."""
+    out: dict[str, list[int]] = {}
+    for p in sorted(paths):
+        try:
+            st = Path(p).stat()
+        except OSError:
+            out[p] = []
+            continue
+        out[p] = [st.st_size, st.st_mtime_ns, st.st_ino]
+    return out
+
+
+def _digest(entry: dict[str, Any]) -> str:
+    body = {k: v for k, v in entry.items() if k != "digest"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
 def key_files(root: Path) -> list[Path]:
     """Exactly the files the key hashes (also what `ohnix direnv` watches)."""
     files = [root / f for f in KEY_FILES]
@@ -73,11 +101,13 @@ def key(root: Path, product: str) -> str | None:
     h = hashlib.sha256(f"ohnix-env-v{SCHEMA}\0{__version__}\0{product}\0".encode())
     for path in key_files(root):
         try:
-            data = path.read_bytes()
+            data = read_regular(path)
         except FileNotFoundError:
             if path.name in ("flake.lock", "ohnix.lock", "flake.nix"):
                 return None
             data = b"<missing>"
+        except OSError:
+            return None  # not a regular file, unreadable: no warm run; the CLI says why
         h.update(f"{path.relative_to(root)}\0{len(data)}\0".encode())
         h.update(data)
     return h.hexdigest()
@@ -102,11 +132,16 @@ def load(root: Path, product: str) -> dict[str, str] | None:
     if k is None:
         return None
     try:
-        entry = json.loads(entry_path(root, product).read_text())
+        entry = json.loads(read_regular(entry_path(root, product)))
     except (OSError, ValueError):
         return None
+    if not isinstance(entry, dict) or entry.get("digest") != _digest(entry):
+        return None  # damaged or edited by hand: rebuilt, never served
     if entry.get("schema") != SCHEMA or entry.get("key") != k:
         return None
+    watched = entry.get("watched", {})
+    if not isinstance(watched, dict) or fingerprint(list(watched)) != watched:
+        return None  # a pinned host tool changed: the cold path checks its hash
     current = nix_identity()
     if current is not None and current != entry.get("nix"):
         return None  # another Nix on PATH now: its dev env may differ
@@ -123,6 +158,7 @@ def store(
     nix_version: str,
     *,
     at_key: str | None = None,
+    watched: list[str] | None = None,
 ) -> Path:
     """Cache `variables`; `at_key` is the key taken *before* evaluating, so a file edited
     during a cold run leaves an entry that no longer matches instead of a wrong one."""
@@ -131,8 +167,12 @@ def store(
         raise FileNotFoundError(f"cannot cache {product}: the rendered files are missing")
     path = entry_path(root, product)
     path.parent.mkdir(parents=True, exist_ok=True)
-    entry = {"schema": SCHEMA, "key": k, "product": product, "nix": nix_identity(),
-             "nix_version": nix_version, "variables": variables}  # fmt: skip
+    entry: dict[str, Any] = {
+        "schema": SCHEMA, "key": k, "product": product, "nix": nix_identity(),
+        "nix_version": nix_version, "variables": variables,
+        "watched": fingerprint(watched or []),
+    }  # fmt: skip
+    entry["digest"] = _digest(entry)
     write_text_atomic(path, json.dumps(entry, sort_keys=True))
     return path
 
@@ -174,6 +214,8 @@ def exec_command(variables: dict[str, str], argv: list[str]) -> None:
     sys.stderr.flush()
     restore_signals()
     try:
+        if not argv[0]:  # what a shell says for "": no such command
+            raise FileNotFoundError(errno.ENOENT, "empty command name")
         os.execvpe(argv[0], argv, env)
     except FileNotFoundError:
         os.write(2, f"ohnix: error: `{argv[0]}` was not found in the shell's PATH.\n".encode())
