@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,3 +73,26 @@ def repo_root() -> Path:
 @pytest.fixture
 def ohnix() -> Ohnix:
     return run_ohnix
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ohos_sources(offline_nix: None, tmp_path_factory: pytest.TempPathFactory) -> Path | None:
+    """A `--seed` folder with the OHOS toolchain's sources (scripts/fetch-sources, from
+    Debian's source packages), also added to the store as `ohnix lock --seed` would: every
+    Linux OHOS project of the suite then locks offline, as on a machine the demo set up."""
+    if not all(shutil.which(t) for t in NIX_TOOLS):
+        return None
+    from ohnix.pin import toolchain
+    from tests.helpers import ohos_sources_dir
+
+    folder = ohos_sources_dir()
+    roots = tmp_path_factory.mktemp("source-roots")
+    for src in toolchain.data()["sources"].values():
+        name = src["url"].rsplit("/", 1)[1]
+        added = subprocess.run(["nix-prefetch-url", "--type", "sha256", "--name", name,
+                                "--print-path", (folder / name).as_uri()], check=True,
+                               capture_output=True, text=True).stdout.split()[1]  # fmt: skip
+        # Rooted for the session: a test that collects garbage must not take them.
+        subprocess.run(["nix-store", "--add-root", str(roots / name), "--indirect", "--realise",
+                        added], check=True, capture_output=True)  # fmt: skip
+    return folder

@@ -20,12 +20,14 @@ from typing import Any
 
 import tomli_w
 
+from ohnix.pin import toolchain
 from tests.helpers import SANDBOX_OFF
 
 # The product every test project uses: provider host, so the lock also pins host tools.
 PRODUCT = "qemu-arm64-linux-min"
-CROSS = ("gcc", "g++", "ar", "ld", "nm", "objcopy", "strip", "ranlib")
-HOST_TOOLS = (*(f"aarch64-linux-gnu-{t}" for t in CROSS), "go", "bash-static", "busybox")
+# What `ohnix lock` pins for PRODUCT with the host provider: the OHOS toolchain's compiler
+# and build tools (ohnix/data/runtimes.toml), the bootstrap Go and the sandbox builders.
+HOST_TOOLS = (*toolchain.data()["host"]["programs"], "go", "bash-static", "busybox")
 
 
 def git_env(home: Path | None = None) -> dict[str, str]:

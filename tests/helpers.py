@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal, overload
 
@@ -117,3 +118,27 @@ def ok_stdout(res: subprocess.CompletedProcess[Any]) -> str:
     """The stdout of a command that must have succeeded, as text."""
     out = ok(res).stdout
     return out if isinstance(out, str) else out.decode()
+
+
+@cache
+def ohos_sources_dir() -> Path:
+    """The OHOS toolchain's source archives (musl, LLVM, Go), fetched once from Debian's
+    source packages by the repository's own script into the user's cache, as the demo does."""
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ohnix/sources"
+    target = Path(os.environ.get("OHNIX_SOURCES_DIR", default))
+    script = TESTS_DIR.parent / "scripts" / "fetch-sources"
+    res = subprocess.run(["bash", str(script), str(target)], capture_output=True, text=True,
+                         check=False)  # fmt: skip
+    assert res.returncode == 0, res.stdout + res.stderr
+    return target
+
+
+def elf_facts(path: Path) -> tuple[int, str, str | None]:
+    """(ELF class 32/64, e_machine name, PT_INTERP) as pyelftools reads the file."""
+    from elftools.elf.elffile import ELFFile
+
+    with path.open("rb") as fh:
+        elf = ELFFile(fh)
+        interp = next((s.get_interp_name() for s in elf.iter_segments()
+                       if s["p_type"] == "PT_INTERP"), None)  # fmt: skip
+        return elf.elfclass, elf["e_machine"], interp

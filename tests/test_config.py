@@ -235,3 +235,53 @@ def test_bridge_folders_inside_the_project_are_accepted(tmp_path: Path) -> None:
     )
     res = run_ohnix("-C", str(tmp_path), "config")
     assert res.returncode == 0, res.stderr
+
+
+# --- env keys stay variables; go_patches files stay in the project (issues 15 class 4, 14) --
+
+
+@pytest.mark.parametrize(
+    ("key", "needle"),
+    [
+        ("outputHash", "attribute of the shell's derivation"),
+        ("outputHashMode", "attribute of the shell's derivation"),
+        ("__structuredAttrs", "attribute of the shell's derivation"),
+        ("builder", "attribute of the shell's derivation"),
+        ("CC", "sets this from its tools"),
+        ("PATH", "sets this from its tools"),
+    ],
+)
+def test_env_keys_that_are_not_plain_variables_are_refused(
+    tmp_path: Path, key: str, needle: str
+) -> None:
+    (tmp_path / "ohnix.toml").write_text(
+        f'[project]\nname = "x"\n[products.rk3568]\nprovider = "host"\nenv = {{ {key} = "v" }}\n'
+    )
+    res = run_ohnix("-C", str(tmp_path), "lock")
+    assert res.returncode == 1 and needle in res.stderr and f"env.{key}" in res.stderr, res.stderr
+    assert not (tmp_path / "ohnix.lock").exists()
+
+
+@pytest.mark.parametrize(
+    ("patch", "needle"),
+    [
+        ("../outside.patch", "outside the project"),
+        ("/etc/x.patch", "outside the project"),
+        ("patches/missing.patch", "is not a file"),
+        ("link.patch", "leads outside the project"),
+    ],
+)
+def test_go_patch_files_must_be_files_of_the_project(
+    tmp_path: Path, patch: str, needle: str
+) -> None:
+    root = tmp_path / "p"
+    root.mkdir()
+    (tmp_path / "outside.patch").write_text("x\n")
+    (root / "link.patch").symlink_to(tmp_path / "outside.patch")
+    (root / "ohnix.toml").write_text(
+        f'[project]\nname = "x"\n[toolchain]\ngo_patches = ["{patch}"]\n'
+        '[products.rk3568]\nprovider = "host"\n'
+    )
+    res = run_ohnix("-C", str(root), "config")
+    assert res.returncode == 1 and needle in res.stderr, res.stderr
+    assert "[toolchain].go_patches" in res.stderr

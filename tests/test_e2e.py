@@ -1,5 +1,6 @@
 """End to end: `ohnix build` of examples/bridge with the host provider inside a rendered
-shell produces an aarch64 ELF; under qemu-user it prints pids that agree."""
+shell produces an aarch64-linux-ohos ELF (musl's loader, the OHOS clang built from pinned
+sources); under qemu-user with that sysroot it prints pids that agree."""
 
 from __future__ import annotations
 
@@ -26,12 +27,13 @@ def elf_header(path: Path) -> tuple[int, int, int]:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def built(tmp_path_factory: pytest.TempPathFactory, ohos_sources: Path) -> Path:
     from tests.helpers import run_ohnix
 
     work = tmp_path_factory.mktemp("bridge")
     shutil.copytree(EXAMPLE, work, dirs_exist_ok=True)
-    for args in (["lock"], ["render"], ["build", "qemu-arm64-linux-min"]):
+    seed = ["lock", "--seed", str(ohos_sources)]
+    for args in (seed, ["render"], ["build", "qemu-arm64-linux-min"]):
         res = run_ohnix("-C", str(work), *args)
         assert res.returncode == 0, res.stdout + res.stderr
     return work
@@ -48,7 +50,8 @@ def test_build_produces_aarch64_elf(built: Path) -> None:
     assert all(s["status"] == "ok" for s in report["steps"])
     art = report["artifacts"][0]
     assert art["elf"]["machine"] == "EM_AARCH64" and art["elf"]["class"] == "ELF64"
-    assert "standing in for ohos-musl" in report["libc_used"]
+    assert report["libc"] == "musl 1.2.3 (OpenHarmony's fork base)"
+    assert art["elf"]["interpreter"] == "/lib/ld-musl-aarch64.so.1"
     assert report["lock_digest"].startswith("sha256-")
     gen = (built / "syscalls" / "zsysnum_linux_arm64.go").read_text()
     assert re.search(r"^\tSYS_GETPID\s+= 172$", gen, re.MULTILINE)
@@ -60,8 +63,10 @@ def test_binary_runs_under_qemu_and_pids_agree(built: Path) -> None:
     qemu = shutil.which("qemu-aarch64")
     if qemu is None:
         pytest.skip("qemu-user is not installed")
+    report = json.loads((built / "out" / "qemu-arm64-linux-min" / "build.json").read_text())
+    sysroot = report["runtimes"]["runtime"]["path"] + "/sysroot"
     res = subprocess.run(
-        [qemu, "-L", "/usr/aarch64-linux-gnu", str(built / "out/qemu-arm64-linux-min/bridge")],
+        [qemu, "-L", sysroot, str(built / "out/qemu-arm64-linux-min/bridge")],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert res.returncode == 0, res.stdout + res.stderr

@@ -99,17 +99,28 @@ def test_report_describes_the_shell(host_project: Path) -> None:
     product = report["products"][PRODUCT]
     assert product["shell"] == shell and product["provider"] == "host"
     comps = {c["id"]: c for c in product["components"]}
+    # The OHOS toolchain: the runtime, the clang wrapper and the patched Go, each built by
+    # ohnix's Nix library from the [runtimes] sources with the host's pinned tools.
     assert set(comps) == {
         "builder",
-        "host-tools",
+        "ohos-cc",
+        "ohos-go",
+        "ohos-runtime",
         "shell",
         "pin:host/bash-static",
-        "pin:host/busybox",
+        "pin:runtimes/go",
+        "pin:runtimes/llvm",
+        "pin:runtimes/musl",
     }
-    tools = comps["host-tools"]
-    assert tools["hermetic"] is False and "non-hermetic" in tools["note"]
-    assert {"CC", "GO"} <= set(tools["tools"])
-    assert "host/go" in tools["pins"] and comps["shell"]["hermetic"] is False
+    for cid in ("ohos-cc", "ohos-go", "ohos-runtime"):
+        assert comps[cid]["hermetic"] is False and "non-hermetic" in comps[cid]["note"], cid
+        assert "host/clang-19" in comps[cid]["pins"], cid
+    assert {"CC", "CXX", "AR", "LD"} <= set(comps["ohos-cc"]["tools"])
+    assert comps["ohos-go"]["tools"] == ["GO"]
+    assert {"host/go", "runtimes/go"} <= set(comps["ohos-go"]["pins"])
+    assert {"runtimes/musl", "runtimes/llvm"} <= set(comps["ohos-runtime"]["pins"])
+    assert comps["pin:runtimes/musl"]["fixed"]["method"] == "flat"
+    assert comps["shell"]["hermetic"] is False
     for c in comps.values():
         for out in c["outputs"].values():
             info = nix.path_info([out["path"]]) if Path(out["path"]).exists() else {}
@@ -146,12 +157,14 @@ def test_changing_one_host_pin(host_project: Path, tmp_path: Path) -> None:
     d = json.loads(ok_stdout(run_ohnix("audit", "diff", str(tmp_path / "a.json"),
                                 str(tmp_path / "b.json"), "--json")))  # fmt: skip
     assert set(d["pins"]) == {"host/go"}
-    assert d["pins"]["host/go"]["reaches"] == {PRODUCT: ["host-tools", "shell"]}
+    # The bootstrap Go is one of the host tools every OHOS toolchain build names.
+    reached = ["ohos-cc", "ohos-go", "ohos-runtime", "shell"]
+    assert d["pins"]["host/go"]["reaches"] == {PRODUCT: reached}, d["pins"]
     assert d["pins"]["host/go"]["outputsChanged"] is True
-    [cause] = d["products"][PRODUCT]["causes"]
-    assert cause["components"] == ["host-tools", "shell"]
-    assert {c["name"] for c in cause["changes"]} == {"toolHashes", "toolSha256s"}
-    assert cause["pins"] == [{"key": "host/go", "evidence": "value"}]
+    causes = d["products"][PRODUCT]["causes"]
+    assert sorted({c for cause in causes for c in cause["components"]}) == reached, causes
+    assert {c["name"] for cause in causes for c in cause["changes"]} >= {"toolHashes"}
+    assert all(cause["pins"] == [{"key": "host/go", "evidence": "value"}] for cause in causes)
     human = ok_stdout(
         run_ohnix("audit", "diff", str(tmp_path / "a.json"), str(tmp_path / "b.json"))
     )

@@ -32,7 +32,7 @@ from ohnix import config, products
 from ohnix.pin import resolve
 from ohnix.shell import contents
 from ohnix.store import nix
-from tests.helpers import TESTS_DIR, ok, run_ohnix
+from tests.helpers import TESTS_DIR, ohos_sources_dir, ok, run_ohnix
 
 ROOT = TESTS_DIR.parent
 FAKE_NIXPKGS = TESTS_DIR / "nixpkgs"
@@ -75,15 +75,23 @@ def write_config(
 
 
 def lock_and_render(root: Path) -> Proc:
-    ohnix_ok(root, "lock")
+    # --seed: the OHOS toolchain's sources (scripts/fetch-sources), for the Linux products.
+    ohnix_ok(root, "lock", "--seed", str(ohos_sources_dir()))
     return ohnix_ok(root, "render")
+
+
+def builds_ohos_toolchain(shell: Mapping[str, Any]) -> bool:
+    """A Linux OHOS shell whose runtimes are built from source by its provider's clang: for
+    nixpkgs that is the stand-in's, which cannot compile (its derivations are checked by
+    instantiation; the host provider builds the same recipe for real)."""
+    return "ohos" in shell
 
 
 def files_of(root: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(root)): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and ".git" not in p.relative_to(root).parts
+        if p.is_file() and not {".git", ".ohnix"} & set(p.relative_to(root).parts)
     }
 
 
@@ -104,6 +112,11 @@ def all_flake_drvs(root: Path) -> dict[str, str]:
         cwd=root,
     )  # fmt: skip
     return dict(json.loads(ok(res).stdout))
+
+
+def drv_inputs(drv: str) -> list[str]:
+    shown = json.loads(ok(run(["nix", "show-derivation", drv])).stdout)
+    return sorted(shown[drv]["inputDrvs"])
 
 
 def drv_env(drv: str) -> dict[str, str]:
@@ -280,8 +293,10 @@ def test_flake_and_classic_instantiate_the_same_drv(
     env = drv_env(drv)
     shell = json.loads((root / "nix/ohnix/shells.json").read_text())["shells"][product]
     cc = next(t for t in shell["tools"] if t["var"] == "CC")
-    assert env["OHNIX_PROVIDER"] == provider and cc["provider"] == provider
-    exe = cc["exe"] if provider == "nixpkgs" else f"bin/{cc['exe']}"
+    # Linux OHOS products: CC is the OHOS toolchain's wrapper around the provider's clang.
+    expected = "ohnix" if "ohos" in shell else provider
+    assert env["OHNIX_PROVIDER"] == provider and cc["provider"] == expected
+    exe = cc["exe"] if expected in ("nixpkgs", "ohnix") else f"bin/{cc['exe']}"
     assert env["CC"].startswith("/nix/store/") and env["CC"].endswith(f"/{exe}")
     assert env["OHOS_TARGET_TRIPLE"] == shell["env"]["OHOS_TARGET_TRIPLE"]
 
@@ -334,19 +349,19 @@ def test_nix_develop_runs_the_compiler_and_keeps_flake_lock(
     rendered: Callable[[str, str], Path], provider: str
 ) -> None:
     root = rendered(provider, "catalog")
-    product = "qemu-arm64-linux-min"
+    product = "qemu_mini_system_demo"  # Cortex-M: a cross GCC from either provider
     before = (root / "flake.lock").read_bytes()
     lines = develop(root, product, 'echo "$CC"; "$CC" --version; echo "$OHNIX_PROVIDER"')
     assert lines[0].startswith("/nix/store/")
     if provider == "nixpkgs":
-        assert lines[0].endswith("/bin/aarch64-unknown-linux-musl-gcc")
+        assert lines[0].endswith("/bin/arm-none-eabi-gcc")
         assert lines[1] == (
-            "aarch64-unknown-linux-musl-gcc 14.3.0 (ohnix test stand-in for nixpkgs attribute "
-            "pkgsCross.aarch64-multiplatform-musl.stdenv.cc)"
+            "arm-none-eabi-gcc 14.3.0 (ohnix test stand-in for nixpkgs attribute "
+            "pkgsCross.arm-embedded.stdenv.cc)"
         )
     else:
-        assert lines[0].endswith("/bin/aarch64-linux-gnu-gcc")
-        pin = tomllib.loads((root / "ohnix.lock").read_text())["host"]["aarch64-linux-gnu-gcc"]
+        assert lines[0].endswith("/bin/arm-none-eabi-gcc")
+        pin = tomllib.loads((root / "ohnix.lock").read_text())["host"]["arm-none-eabi-gcc"]
         # The same compiler ohnix.lock pinned (gcc names itself after argv[0]).
         assert lines[1].split(" ", 1)[1] == pin["version"].split(" ", 1)[1]
     assert lines[-1] == provider
@@ -364,6 +379,15 @@ def test_every_tool_of_every_shell_runs(
     root = rendered(provider, project)
     shell = json.loads((root / "nix/ohnix/shells.json").read_text())["shells"][product]
     tools = [t for t in shell["tools"] if t["var"]]
+    if provider == "nixpkgs" and builds_ohos_toolchain(shell):
+        # CC is the OHOS wrapper around nixpkgs' clang, built from the runtime and the
+        # stand-in's LLVM: read from the derivations, not run.
+        env = drv_env(flake_drv(root, product))
+        triple = shell["env"]["OHOS_TARGET_TRIPLE"]
+        assert env["CC"].endswith(f"-ohos-cc-{shell['ohos']['runtime']['name']}/bin/{triple}-clang")
+        wrapper = next(d for d in drv_inputs(flake_drv(root, product)) if "-ohos-cc-" in d)
+        assert drv_env(wrapper)["CLANG"].endswith("-clang-19.1.7/bin/clang")
+        return
     host_pins = tomllib.loads((root / "ohnix.lock").read_text()).get("host", {})
     script = "".join(
         f'"${t["var"]}" {"version" if t["var"] == "GO" else "--version"} 2>&1 | head -n 1; '
@@ -373,7 +397,10 @@ def test_every_tool_of_every_shell_runs(
     assert len(lines) == len(tools)
     for t, line in zip(tools, lines, strict=True):
         name = t["exe"].rsplit("/", 1)[-1]
-        if provider == "nixpkgs":
+        if t["provider"] == "ohnix":  # the OHOS toolchain: LLVM 19's tools and the built Go
+            assert "19.1.7" in line or "compatible with GNU" in line or (
+                line.startswith("go version go1.19.8 ")), (t["var"], line)  # fmt: skip
+        elif provider == "nixpkgs":
             assert line.startswith(f"{name} ") and line.endswith(f"{STAND_IN} {t['attr']})")
         else:  # the very program ohnix.lock pinned (gcc names itself after argv[0])
             pinned = host_pins[t["exe"]]["version"]
@@ -384,15 +411,18 @@ def test_every_tool_of_every_shell_runs(
 @pytest.mark.nix
 def test_nix_develop_clang_and_go_from_nixpkgs(rendered: Callable[[str, str], Path]) -> None:
     root = rendered("nixpkgs", "catalog")
+    # LiteOS-A: clang aimed at arm-liteos-ohos, no OHOS musl runtime (Go: the catalog's own).
     lines = develop(
-        root, "rk3568", '"$CC" --version; "$LD" --version; "$AR" --version; "$GO" version'
+        root, "ipcamera_hispark_taurus", '"$CC" --version; "$LD" --version; "$AR" --version'
     )
     assert lines == [
         f"clang 19.1.7 {STAND_IN} llvmPackages_19.clang-unwrapped)",
         f"ld.lld 19.1.7 {STAND_IN} llvmPackages_19.lld)",
         f"llvm-ar 19.1.7 {STAND_IN} llvmPackages_19.llvm)",
-        f"go go1.25.4 {STAND_IN} go_1_25)",
     ]
+    # rk3568's Go is nixpkgs' go_1_25 (its CC the OHOS wrapper over the same clang).
+    go = drv_env(flake_drv(root, "rk3568"))["GO"]
+    assert go.startswith("/nix/store/") and go.endswith("-go-1.25.4/bin/go")
 
 
 @pytest.mark.nix
@@ -503,7 +533,12 @@ def test_go_with_pinned_patches_or_fork(fake_nixpkgs: Path, tmp_path: Path, how:
         root, {"qemu-arm64-linux-min": {"provider": "nixpkgs"}}, nixpkgs=fake_nixpkgs, extra=extra
     )
     lock_and_render(root)
-    assert develop(root, "qemu-arm64-linux-min", '"$GO" version') == [
+    # Only Go is built: the shell's CC is the OHOS wrapper over the stand-in clang.
+    shell = flake_drv(root, "qemu-arm64-linux-min")
+    go_drv = next(d for d in drv_inputs(shell) if d.endswith("-go-1.25.4.drv"))
+    out = ok(run(["nix-store", "--realise", go_drv])).stdout.split()[0]
+    assert drv_env(shell)["GO"] == f"{out}/bin/go"
+    assert ok(run([f"{out}/bin/go", "version"])).stdout.splitlines() == [
         f"{expect} {STAND_IN} go_1_25)"
     ]
 

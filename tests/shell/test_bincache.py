@@ -17,10 +17,12 @@ from tests.helpers import run_ohnix
 def project(root: Path, product: str) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     # A product name of its own makes every store path of this test unique to it, so
-    # garbage collection here cannot be blocked by (or break) other tests' roots.
+    # garbage collection here cannot be blocked by (or break) other tests' roots. A LiteOS-M
+    # base: its shell is the host's GCC, not the OHOS toolchain that other tests share.
+    base = "qemu_mini_system_demo" if product != "qemu-arm64-linux-min" else product
     (root / "ohnix.toml").write_text(
         f'[project]\nname = "cache-test"\n[products.{product}]\n'
-        'extends = "qemu-arm64-linux-min"\nprovider = "host"\n'
+        f'extends = "{base}"\nprovider = "host"\n'
     )
     for args in (["lock"], ["render"]):
         res = run_ohnix("-C", str(root), *args)

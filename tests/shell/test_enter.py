@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 import uuid
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from tests.helpers import ok_stdout, run_ohnix
 P = "qemu-arm64-linux-min"
 TOML = f'[project]\nname = "p"\n[products.{P}]\nprovider = "host"\n'
 WRAPPER_CC = re.compile(
-    rf"^/nix/store/[0-9a-df-np-sv-z]{{32}}-ohnix-{P}-host-tools/bin/aarch64-linux-gnu-gcc$"
+    r"^/nix/store/[0-9a-df-np-sv-z]{32}-ohos-cc-aarch64-linux-ohos/bin/aarch64-linux-ohos-clang$"
 )
 NO_NIX_TOOLS = ("sh", "bash", "cat", "head", "true", "env", "yes", "printf")
 PTY_DEADLINE_S = 300  # only a guard against a hung shell; nothing is timed
@@ -120,8 +121,11 @@ def test_cold_then_warm_reaches_the_target_compiler(project: Path, tmp_path: Pat
     assert not entry(project).exists()
     cold = ok_stdout(ohnix(project, *cmd)).splitlines()
     assert WRAPPER_CC.match(cold[0]), cold
-    assert Path(cold[0]).resolve() == Path(real("aarch64-linux-gnu-gcc"))
-    assert cold[1].startswith("aarch64-linux-gnu-gcc ")
+    # The OHOS wrapper runs the very clang ohnix.lock pinned.
+    pinned = tomllib.loads((project / "ohnix.lock").read_text())["host"]["clang-19"]
+    assert pinned["path"] == real("clang-19") and f"exec {Path(pinned['path'])}" in Path(
+        cold[0]).read_text()  # fmt: skip
+    assert "clang version 19" in cold[1], cold
     assert entry(project).is_file()
     # Warm, from another directory through -C, with no nix anywhere on PATH.
     warm_out = ok_stdout(ohnix(tmp_path, "-C", str(project), *cmd, path=no_nix_path(tmp_path)))
@@ -368,7 +372,7 @@ def test_roots_survive_garbage_collection_and_reenter_offline(project: Path) -> 
     ok_stdout(ohnix(project, "run", P, "--", "sh", "-c", '"$CC" --version'))
     entry(project).unlink()
     out = ok_stdout(ohnix(project, "run", P, "--", "sh", "-c", '"$CC" --version'))
-    assert out.startswith("aarch64-linux-gnu-gcc ")
+    assert "clang version 19" in out.splitlines()[0]
     assert profile.resolve() == target
 
 
@@ -422,7 +426,7 @@ def test_direnv_watches_exactly_the_key_files(warm: Path, tmp_path: Path) -> Non
     # direnv's own functions stubbed: the .envrc loads the shell (warm: no nix needed).
     script = (
         'watch_file() { :; }\nohnix() { "$OHNIX_PY" -m ohnix "$@"; }\n'
-        'source ./.envrc\necho "$CC"\ncommand -v aarch64-linux-gnu-gcc\n'
+        'source ./.envrc\necho "$CC"\ncommand -v aarch64-linux-ohos-clang\n'
     )
     res = subprocess.run(
         ["bash", "-c", script], cwd=warm, capture_output=True, text=True, check=False,
