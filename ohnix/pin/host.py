@@ -83,8 +83,13 @@ def tools_for(pc: ProductConfig) -> tuple[HostTool, ...]:
 
 def needs_builders(config: Config) -> bool:
     """Whether the shells are built by the copied static builders: when some tool comes from
-    the host, or when there is no nixpkgs to take a bash from."""
-    return config.nixpkgs is None or any(tools_for(pc) for pc in config.products)
+    the host (the OHOS toolchain's host builds included), or when there is no nixpkgs to
+    take a bash from."""
+    from ohnix.pin import toolchain
+
+    return config.nixpkgs is None or any(
+        tools_for(pc) or toolchain.compiler_for(pc) == "host" for pc in config.products
+    )
 
 
 def programs(config: Config) -> list[str]:

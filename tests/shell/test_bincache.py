@@ -68,7 +68,7 @@ def test_push_gc_pull_enter(tmp_path: Path) -> None:
 
     res = run_ohnix("-C", str(root), "run", product, "--", "sh", "-c", "$CC --version")
     assert res.returncode == 0, res.stderr
-    assert "aarch64-linux-gnu-gcc" in res.stdout
+    assert "arm-none-eabi-gcc" in res.stdout
 
 
 @pytest.mark.nix
