@@ -242,3 +242,29 @@ def test_a_symlinked_lock_stays_a_symlink(tmp_path: Path) -> None:
     ok(run_ohnix("-C", str(tmp_path), "lock"))
     assert (tmp_path / "ohnix.lock").is_symlink()
     assert "[sources.extra]" in real.read_text()
+
+
+@pytest.mark.nix
+def test_a_lock_edited_to_name_another_binary_is_refused(tmp_path: Path) -> None:
+    """ohnix.lock's path and hash of a host tool edited to another (real) program: the
+    lock no longer names what PATH gives for that tool, and run refuses it."""
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "ohnix.toml").write_text(TOML)
+    for args in (["lock"], ["render"], ["run", MINI, "--", "true"]):
+        ok(run_ohnix("-C", str(root), *args))
+    lock = root / "ohnix.lock"
+    text = lock.read_text()
+    section = text.split("[host.arm-none-eabi-gcc]")[1].split("\n[")[0]
+    old_path = section.split('path = "')[1].split('"')[0]
+    old_hash = section.split('hash = "')[1].split('"')[0]
+    other = shutil.which("true")
+    assert other is not None
+    other = os.path.realpath(other)
+    from ohnix.store import nar
+
+    new_hash = nar.to_sri(nar.flat_hash(Path(other)))
+    lock.write_text(text.replace(old_path, other).replace(old_hash, new_hash))
+    ok(run_ohnix("-C", str(root), "render"))  # only writes files; tools are checked when used
+    res = run_ohnix("-C", str(root), "run", MINI, "--", "sh", "-c", '"$CC" --version')
+    one_paragraph(res, "arm-none-eabi-gcc", "ohnix lock")
