@@ -20,6 +20,7 @@ from ohnix import proc
 from ohnix.atomic import temp_prefix
 from ohnix.config import Config, ProductConfig
 from ohnix.errors import CommandError, OhnixError, PrefetchError
+from ohnix.pin import toolchain
 from ohnix.pin.lockfile import Lock, Pin, Spec
 from ohnix.store import nar
 
@@ -71,8 +72,6 @@ def prefix_for(pc: ProductConfig) -> str:
 def tools_for(pc: ProductConfig) -> tuple[HostTool, ...]:
     """The host tools a product's shell gets (only those whose provider is `host`)."""
     out: list[HostTool] = []
-    from ohnix.pin import toolchain
-
     if pc.provider_for("cc") == "host" and toolchain.compiler_for(pc) is None:
         prefix = prefix_for(pc)
         out += [HostTool(CC_VARS[t], prefix + t) for t in CC_TOOLS]
@@ -85,8 +84,6 @@ def needs_builders(config: Config) -> bool:
     """Whether the shells are built by the copied static builders: when some tool comes from
     the host (the OHOS toolchain's host builds included), or when there is no nixpkgs to
     take a bash from."""
-    from ohnix.pin import toolchain
-
     return config.nixpkgs is None or any(
         tools_for(pc) or toolchain.compiler_for(pc) == "host" for pc in config.products
     )
@@ -94,8 +91,6 @@ def needs_builders(config: Config) -> bool:
 
 def programs(config: Config) -> list[str]:
     """Every host program the lock pins for this configuration."""
-    from ohnix.pin import toolchain
-
     wanted = {t.program for pc in config.products for t in tools_for(pc)}
     wanted |= set(toolchain.host_programs(config))
     if needs_builders(config):

@@ -277,12 +277,9 @@ def check_sandbox(config: Config) -> None:
 def check_sources(lock: Lock) -> None:
     """The runtime sources must be in the store: inside the sandbox Nix cannot fetch a
     mirror:// URL, and offline nothing at all."""
-    from ohnix.store import nix
-
-    pins = {p.store_path(): p for p in lock.pins if p.group == "runtimes"}
-    paths = [p for p in pins if p]
-    valid = set(nix.valid_paths(paths))
-    gone = [pins[p] for p in paths if p not in valid]
+    gone = [
+        p for p in lock.pins if p.group == "runtimes" and not Path(str(p.store_path())).exists()
+    ]
     if gone:
         raise LockError(
             "The store lost the OHOS toolchain's sources "
@@ -290,3 +287,13 @@ def check_sources(lock: Lock) -> None:
             + " (garbage-collected, or another machine's lock).",
             hint=seed_hint(),
         )
+
+
+def built_before(pc: ProductConfig) -> bool:
+    """Whether this machine's store has built the product's runtime and Go before (by name:
+    a hint for the progress notice, not a build decision)."""
+    wanted = [f"-ohos-runtimes-{runtime(pc)['name']}"]
+    if builds_go(pc):
+        wanted.append(f"-ohnix-go-{data()['sources']['go']['version']}")
+    store = Path(nar.STORE_DIR)
+    return all(any(store.glob(f"*{name}")) for name in wanted)

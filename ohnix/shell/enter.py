@@ -143,14 +143,11 @@ def _announce_toolchain(config: Config, product: str) -> None:
     from ohnix import ui
     from ohnix.pin import toolchain
 
-    if toolchain.compiler_for(config.product(product)) is None:
-        return
-    pending = nix.pending_builds(*installable(product), cwd=config.root)
-    names = [p.split("-", 1)[1].removesuffix(".drv") for p in pending]
-    heavy = [n for n in names if n.startswith(("ohos-runtimes-", "ohnix-go-"))]
-    if heavy:
-        ui.note(f"building the OHOS toolchain of {product} from source: {', '.join(heavy)} "
-                "(once per machine; a runtime takes a few minutes, Go about 5 to 10)")  # fmt: skip
+    pc = config.product(product)
+    if toolchain.compiler_for(pc) is not None and not toolchain.built_before(pc):
+        ui.note(f"building the OHOS toolchain of {product} from source (musl, compiler-rt, "
+                "libunwind and Go; once per machine: a runtime takes a few minutes, Go about "
+                "5 to 10)")  # fmt: skip
 
 
 def variables(config: Config, product: str, *, render_now: bool = False) -> dict[str, str]:

@@ -86,21 +86,6 @@ def build(
     return nix(*args, cwd=cwd, env=env, what=what)
 
 
-def pending_builds(*installable: str, cwd: Path | None = None) -> list[str]:
-    """The derivations `nix build` would build for `installable` (a dry run: evaluates,
-    builds nothing), as store paths."""
-    res = nix("build", "--dry-run", "--no-link", *installable, cwd=cwd, what="a dry run")
-    paths, listing = [], False
-    for text in res.stderr.splitlines():
-        if "will be built" in text:
-            listing = True
-        elif listing and text.startswith("  /"):
-            paths.append(text.strip())
-        else:
-            listing = False
-    return paths
-
-
 def show_config() -> dict[str, Any]:
     """Nix's effective settings as {name: value}."""
     sub = ("show-config",) if version() < (2, 20, 0) else ("config", "show")
