@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import subprocess
@@ -118,6 +119,15 @@ def ok_stdout(res: subprocess.CompletedProcess[Any]) -> str:
     """The stdout of a command that must have succeeded, as text."""
     out = ok(res).stdout
     return out if isinstance(out, str) else out.decode()
+
+
+def json_result(text: str) -> Any:
+    """The `result` of a command's `--json` output (docs/json.md), checked to be one
+    envelope: {"ohnix_json": 1, "command": ..., "ok": ..., "result": ..., "error": ...}."""
+    data = json.loads(text)
+    assert isinstance(data, dict), data
+    assert data.get("ohnix_json") == 1, data
+    return data["result"]
 
 
 @cache
