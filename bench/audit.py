@@ -69,7 +69,7 @@ def offline_env(tmp: Path) -> dict[str, str]:
 def products() -> list[str]:
     out = subprocess.run([sys.executable, "-m", "ohnix", "products", "--json"], check=True,
                          capture_output=True, text=True).stdout  # fmt: skip
-    return sorted(p["name"] for p in json.loads(out))
+    return sorted(json.loads(out)["result"]["products"])
 
 
 def ohnix(env: dict[str, str], *args: str) -> str:

@@ -580,8 +580,8 @@ def as_dict(cfg: Config) -> dict[str, Any]:
         "toolchain": asdict(cfg.toolchain),
         "sources": [asdict(s) for s in cfg.sources],
         "prebuilts": asdict(cfg.prebuilts),
-        "products": [
-            {
+        "products": {
+            p.name: {
                 "name": p.name,
                 "provider": p.provider,
                 "tools": dict(p.tools),
@@ -590,5 +590,5 @@ def as_dict(cfg: Config) -> dict[str, Any]:
                 "product": p.product.as_dict(),
             }
             for p in cfg.products
-        ],
+        },
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import Any
 
 
 class OhnixError(Exception):
@@ -12,6 +13,8 @@ class OhnixError(Exception):
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         self.message = message
         self.hint = hint
+        # What the command got done before failing, for its --json envelope (docs/json.md).
+        self.result: dict[str, Any] | None = None
         super().__init__(message if hint is None else f"{message} {hint}")
 
 

@@ -88,8 +88,17 @@ def test_abi_break_fails_the_build(built: Path) -> None:
     baseline.write_text(json.dumps(data))
     try:
         res = run_ohnix("-C", str(built), "build", "qemu-arm64-linux-min")
+        as_json = run_ohnix("-C", str(built), "build", "qemu-arm64-linux-min", "--json")
     finally:
         baseline.write_text(original)
     assert res.returncode == 1
     assert "failed at step `abi`" in res.stderr
     assert "struct timespec" in res.stdout + res.stderr
+    # --json says so on stdout too (issue 16, point 6): the envelope, the steps that ran.
+    assert as_json.returncode == 1 and "failed at step `abi`" in as_json.stderr
+    doc = json.loads(as_json.stdout)
+    assert (doc["ohnix_json"], doc["command"], doc["ok"]) == (1, "build", False)
+    assert doc["error"]["kind"] == "error" and "failed at step `abi`" in doc["error"]["message"]
+    assert [(s["name"], s["status"]) for s in doc["result"]["steps"]] == [
+        ("syscalls", "ok"), ("abi", "failed")
+    ]

@@ -3,7 +3,6 @@ tagged (`OpenHarmony-v4.1-Release`; issue 13). One test (or a few) per numbered 
 
 from __future__ import annotations
 
-import json
 import subprocess
 from importlib import resources
 from pathlib import Path
@@ -15,7 +14,7 @@ from ohnix import products
 from ohnix.config import Config
 from ohnix.errors import ProductError
 from ohnix.pin import resolve
-from tests.helpers import run_ohnix
+from tests.helpers import json_result, run_ohnix
 
 TAG_COMMIT = "3e2c019a22b9daa8a1d76d8154a571920c61405f"  # openharmony/build at the tag
 HUAWEICLOUD = "https://repo.huaweicloud.com"
@@ -211,7 +210,7 @@ def test_fact4_rk3566_is_khdvk_3566b_arm_with_an_arm64_variant(tmp_path: Path) -
 def test_fact4_cli_shows_the_alias_and_the_variant(ohnix: Any) -> None:
     res = ohnix("products", "show", "rk3566", "--json")
     assert res.returncode == 0, res.stderr
-    data = json.loads(res.stdout)
+    data = json_result(res.stdout)
     assert (data["cpu"], data["triple"], data["alias_of"]) == (
         "arm",
         "arm-linux-ohos",

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_ohnix
+from tests.helpers import json_result, run_ohnix
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "bridge"
@@ -55,8 +55,7 @@ def with_config(extra: str) -> dict[str, str]:
 
 def doctor(env: dict[str, str] | None = None) -> tuple[int, dict[str, dict[str, str]]]:
     res = run_ohnix("doctor", "--json", env=env)
-    data = json.loads(res.stdout)
-    return res.returncode, {c["name"]: c for c in data["checks"]}
+    return res.returncode, json_result(res.stdout)["checks"]
 
 
 @pytest.mark.nix
@@ -220,7 +219,7 @@ def test_host_provider_through_a_daemon_as_a_non_root_user(daemon: Daemon) -> No
 def test_doctor_through_a_daemon_as_a_non_root_user(daemon: Daemon) -> None:
     res = daemon.run_as_user(sys.executable, "-m", "ohnix", "doctor", "--json", cwd=daemon.base)
     assert res.returncode == 0, res.stdout + res.stderr
-    checks = {c["name"]: c for c in json.loads(res.stdout)["checks"]}
+    checks = json_result(res.stdout)["checks"]
     store = checks["store"]
     assert store["status"] == "ok"
     assert str(daemon.socket) in store["detail"] and "untrusted user" in store["detail"]

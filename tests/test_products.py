@@ -1,9 +1,8 @@
-import json
-
 import pytest
 
 from ohnix import products
 from ohnix.errors import ProductError
+from tests.helpers import json_result
 
 # DESIGN.md section 4: every OpenHarmony 4.1 product, plus the rk3566 alias.
 EXPECTED = {
@@ -70,7 +69,7 @@ def test_unknown_product_suggests() -> None:
 def test_cli_products_json(ohnix) -> None:
     res = ohnix("products", "--json")
     assert res.returncode == 0, res.stderr
-    data = json.loads(res.stdout)
+    data = list(json_result(res.stdout)["products"].values())
     assert {p["name"] for p in data} == set(EXPECTED)
     for p in data:
         assert p["triple"] and p["kernel"] and p["libc"] and "supported" in p["go"]
@@ -79,7 +78,7 @@ def test_cli_products_json(ohnix) -> None:
 def test_cli_products_show_rk3568_variant(ohnix) -> None:
     res = ohnix("products", "show", "rk3568", "--json")
     assert res.returncode == 0, res.stderr
-    data = json.loads(res.stdout)
+    data = json_result(res.stdout)
     assert data["variants"]["arm64"]["triple"] == "aarch64-linux-ohos"
     assert data["variants"]["arm64"]["go"]["goarch"] == "arm64"
 

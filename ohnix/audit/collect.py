@@ -87,13 +87,13 @@ def node(drv: Derivation, nar_hashes: Mapping[str, str]) -> Node:
         "args": list(drv.args),
         "builder": drv.builder,
         "env": dict(drv.env),
-        "inputDrvs": {path: list(outs) for path, outs in drv.input_drvs},
-        "inputSrcs": list(drv.input_srcs),
+        "input_drvs": {path: list(outs) for path, outs in drv.input_drvs},
+        "input_srcs": list(drv.input_srcs),
         "outputs": {
             o.name: {
                 "hash": o.hash,
-                "hashAlgo": o.hash_algo,
-                "narHash": nar_hashes.get(o.path),
+                "hash_algo": o.hash_algo,
+                "nar_hash": nar_hashes.get(o.path),
                 "path": o.path,
             }
             for o in drv.outputs
@@ -170,7 +170,7 @@ def _tool_drvs(
 
 
 def _outputs(drv: Derivation, nar: Mapping[str, str]) -> dict[str, Any]:
-    return {o.name: {"narHash": nar.get(o.path), "path": o.path} for o in drv.outputs}
+    return {o.name: {"nar_hash": nar.get(o.path), "path": o.path} for o in drv.outputs}
 
 
 def _component(
@@ -188,7 +188,7 @@ def _component(
         fixed = fixed_of(drv)
         if fixed and "fixed" not in out:
             out["fixed"] = fixed
-    out["built"] = all(o["narHash"] for o in out.get("outputs", {}).values())
+    out["built"] = all(o["nar_hash"] for o in out.get("outputs", {}).values())
     out.setdefault("hermetic", out.get("provider") != "host")
     out["pins"] = sorted(set(out.get("pins", ())))
     # `extra` carries only Component's optional keys (provider, attr, note, tools, ...).
@@ -298,7 +298,7 @@ def components(
                 drvs,
                 nar,
                 provider=pin.group,
-                outputs={"out": {"narHash": nar.get(sp), "path": sp}},
+                outputs={"out": {"nar_hash": nar.get(sp), "path": sp}},
                 pins=[pin.key],
                 fixed={
                     "hash": pin.nar_hash or pin.hash,
@@ -344,8 +344,8 @@ def _pins(lock: Lock, nar: Mapping[str, str], store: str) -> dict[str, Any]:
         table = pin.as_table()
         sp = pin.store_path(store)
         if sp is not None:
-            table["storePath"] = sp
-            table["narHash"] = nar.get(sp)
+            table["store_path"] = sp
+            table["nar_hash"] = nar.get(sp)
         out[pin.key] = table
     return out
 
@@ -382,7 +382,7 @@ def assemble(
         "products": products,
         "project": project,
         "schema": SCHEMA,
-        "storeDir": store,
+        "store_dir": store,
         "system": system,
         "version": VERSION,
     }

@@ -24,7 +24,7 @@ from typing import Any
 from ohnix.audit.reportfile import base_name as _base
 from ohnix.audit.reportfile import check, closure, pname
 
-META = ("schema", "version", "project", "storeDir", "system", "nix", "lock")
+META = ("schema", "version", "project", "store_dir", "system", "nix", "lock")
 LEVELS = {
     "same-evaluation": "identical evaluation (same .drv path)",
     "same-outputs": "same recipe modulo fixed-output details (same output paths)",
@@ -34,7 +34,7 @@ LEVELS = {
     "added": "only in B",
     "removed": "only in A",
 }
-PIN_TOKENS = ("storePath", "hash", "rev")  # distinctive values that name a pin in a drv
+PIN_TOKENS = ("store_path", "hash", "rev")  # distinctive values that name a pin in a drv
 _HASH = "[0-9a-df-np-sv-z]{32}"
 _NAME = r"[A-Za-z0-9+\-._?=]+"
 
@@ -47,7 +47,7 @@ def level(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None, same_drv: bo
         return "same-evaluation"
     if {k: o["path"] for k, o in a.items()} == {k: o["path"] for k, o in b.items()}:
         return "same-outputs"
-    hashes = [(a[k].get("narHash"), b.get(k, {}).get("narHash")) for k in a]
+    hashes = [(a[k].get("nar_hash"), b.get(k, {}).get("nar_hash")) for k in a]
     if set(a) != set(b) or not all(x and y for x, y in hashes):
         return "differs-unbuilt" if set(a) == set(b) else "differs"
     return "same-bytes" if all(x == y for x, y in hashes) else "differs"
@@ -59,7 +59,7 @@ class _Side:
     def __init__(self, report: Mapping[str, Any]) -> None:
         self.report = report
         self.graph: Mapping[str, Any] = report["derivations"]
-        self.store = re.compile(re.escape(report["storeDir"]) + f"/{_HASH}-{_NAME}")
+        self.store = re.compile(re.escape(report["store_dir"]) + f"/{_HASH}-{_NAME}")
         self.pins: Mapping[str, Any] = report["pins"]
         self.closures: dict[tuple[str, str], set[str]] = {}
 
@@ -82,10 +82,10 @@ class _Side:
         its inputs' outputs, its input sources."""
         d = self.graph[path]
         out = {o["path"]: f"<{name}>" for name, o in d["outputs"].items()}
-        for dep, outs in d["inputDrvs"].items():
+        for dep, outs in d["input_drvs"].items():
             for o in outs:
                 out[self.graph[dep]["outputs"][o]["path"]] = f"<{pname(_base(dep))}.{o}>"
-        out.update({src: f"<src:{_base(src)}>" for src in d["inputSrcs"]})
+        out.update({src: f"<src:{_base(src)}>" for src in d["input_srcs"]})
         return out
 
     def masked(self, value: str, mask: Mapping[str, str]) -> str:
@@ -160,8 +160,8 @@ class _Walk:
         if set(oa) != set(ob):
             changes.append({"what": "outputs", "name": None, "a": sorted(oa), "b": sorted(ob)})
         for name in sorted(set(oa) & set(ob)):
-            fa = (oa[name]["hashAlgo"], oa[name]["hash"])
-            fb = (ob[name]["hashAlgo"], ob[name]["hash"])
+            fa = (oa[name]["hash_algo"], oa[name]["hash"])
+            fb = (ob[name]["hash_algo"], ob[name]["hash"])
             if fa != fb:
                 changes.append(
                     {
@@ -171,22 +171,22 @@ class _Walk:
                         "b": ":".join(fb),
                     }
                 )
-        pairs, gone, new = _pair(na["inputSrcs"], nb["inputSrcs"])
+        pairs, gone, new = _pair(na["input_srcs"], nb["input_srcs"])
         for pa, pb in pairs:
             changes.append({"what": "inputSrc", "name": _base(pa), "a": pa, "b": pb})
         changes += [{"what": "inputSrc", "name": _base(p), "a": p, "b": None} for p in gone]
         changes += [{"what": "inputSrc", "name": _base(p), "a": None, "b": p} for p in new]
-        pairs, gone, new = _pair(na["inputDrvs"], nb["inputDrvs"])
+        pairs, gone, new = _pair(na["input_drvs"], nb["input_drvs"])
         changes += [{"what": "inputDrv", "name": _base(p), "a": p, "b": None} for p in gone]
         changes += [{"what": "inputDrv", "name": _base(p), "a": None, "b": p} for p in new]
-        for p in set(na["inputDrvs"]) & set(nb["inputDrvs"]):
-            if sorted(na["inputDrvs"][p]) != sorted(nb["inputDrvs"][p]):
+        for p in set(na["input_drvs"]) & set(nb["input_drvs"]):
+            if sorted(na["input_drvs"][p]) != sorted(nb["input_drvs"][p]):
                 changes.append(
                     {
                         "what": "inputDrv outputs",
                         "name": _base(p),
-                        "a": na["inputDrvs"][p],
-                        "b": nb["inputDrvs"][p],
+                        "a": na["input_drvs"][p],
+                        "b": nb["input_drvs"][p],
                     }
                 )
         return changes, pairs
@@ -226,7 +226,7 @@ def _attribute(cause: dict[str, Any], changed: Mapping[str, Any], a: _Side, b: _
                 found.setdefault(key, "value")
     paths = cause.pop("_paths")
     for key in changed:
-        if {a.pins.get(key, {}).get("storePath"), b.pins.get(key, {}).get("storePath")} & paths:
+        if {a.pins.get(key, {}).get("store_path"), b.pins.get(key, {}).get("store_path")} & paths:
             found[key] = "fixed-output path"
     if not found:
         for key in changed:
@@ -294,7 +294,9 @@ def _component_level(x: Mapping[str, Any] | None, y: Mapping[str, Any] | None) -
 
 
 def _outs(node: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: {"path": o["path"], "narHash": o.get("narHash")} for k, o in node["outputs"].items()}
+    return {
+        k: {"path": o["path"], "nar_hash": o.get("nar_hash")} for k, o in node["outputs"].items()
+    }
 
 
 def diff(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:

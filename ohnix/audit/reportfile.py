@@ -21,13 +21,13 @@ from ohnix.errors import OhnixError
 from ohnix.store.drv import Derivation, Mismatch, Output, verify_closure
 
 SCHEMA = "ohnix-audit"
-VERSION = 1
+VERSION = 2  # 2: snake_case keys (store_dir, input_drvs, nar_hash, ...)
 
 
 class NodeOutput(TypedDict):
     hash: str  # hex, "" unless fixed-output
-    hashAlgo: str  # e.g. "r:sha256", "" unless fixed-output
-    narHash: str | None  # None: not built (or not fetched) on the machine that reported
+    hash_algo: str  # e.g. "r:sha256", "" unless fixed-output
+    nar_hash: str | None  # None: not built (or not fetched) on the machine that reported
     path: str
 
 
@@ -37,8 +37,8 @@ class Node(TypedDict):
     args: list[str]
     builder: str
     env: dict[str, str]
-    inputDrvs: dict[str, list[str]]
-    inputSrcs: list[str]
+    input_drvs: dict[str, list[str]]
+    input_srcs: list[str]
     outputs: dict[str, NodeOutput]
     system: str
 
@@ -51,7 +51,7 @@ class Fixed(TypedDict):
 
 
 class ComponentOutput(TypedDict):
-    narHash: str | None
+    nar_hash: str | None
     path: str
 
 
@@ -92,7 +92,7 @@ class Report(TypedDict):
     products: dict[str, ProductReport]
     project: str
     schema: str  # SCHEMA
-    storeDir: str
+    store_dir: str
     system: str
     version: int  # VERSION
     verified: NotRequired[Verification]
@@ -113,13 +113,13 @@ def pname(name: str) -> str:
 def derivation_of(data: Mapping[str, Any]) -> Derivation:
     """A report node back to a Derivation (the inverse of `node`)."""
     outputs = tuple(
-        Output(name, o["path"], o["hashAlgo"], o["hash"])
+        Output(name, o["path"], o["hash_algo"], o["hash"])
         for name, o in sorted(data["outputs"].items())
     )
     return Derivation(
         outputs=outputs,
-        input_drvs=tuple(sorted((p, tuple(sorted(o))) for p, o in data["inputDrvs"].items())),
-        input_srcs=tuple(sorted(data["inputSrcs"])),
+        input_drvs=tuple(sorted((p, tuple(sorted(o))) for p, o in data["input_drvs"].items())),
+        input_srcs=tuple(sorted(data["input_srcs"])),
         system=data["system"],
         builder=data["builder"],
         args=tuple(data["args"]),
@@ -136,7 +136,7 @@ def closure(roots: Iterable[str], graph: Mapping[str, Mapping[str, Any]]) -> set
         if path in seen:
             continue
         seen.add(path)
-        todo.extend(graph[path]["inputDrvs"])
+        todo.extend(graph[path]["input_drvs"])
     return seen
 
 
@@ -151,6 +151,8 @@ def load(path: Path) -> dict[str, Any]:
         raise OhnixError(f"Cannot read the audit report '{path}': {exc.strerror}.") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise OhnixError(f"'{path}' is not a JSON audit report ({exc}).") from exc
+    if isinstance(data, dict) and "ohnix_json" in data:  # saved `ohnix audit --json` output
+        data = data.get("result")
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise OhnixError(
             f'\'{path}\' is not an ohnix audit report (no "schema": "{SCHEMA}").',
@@ -177,7 +179,7 @@ def check(report: Mapping[str, Any]) -> list[Mismatch]:
         except KeyError:
             raise OhnixError(f"The report lacks the derivation '{path}' it refers to.") from None
 
-    return verify_closure(sorted(graph), load=get, store_dir=report["storeDir"])
+    return verify_closure(sorted(graph), load=get, store_dir=report["store_dir"])
 
 
 def dumps(report: Mapping[str, Any]) -> str:
@@ -200,7 +202,7 @@ def format_report(report: Mapping[str, Any]) -> str:
                 lines.append(f"      drv      {c['drv']}")
             for out, o in sorted(c.get("outputs", {}).items()):
                 lines.append(f"      {out:<8} {o['path']}")
-                lines.append(f"      narHash  {o['narHash'] or 'not built (no narHash)'}")
+                lines.append(f"      narHash  {o['nar_hash'] or 'not built (no narHash)'}")
             if c.get("fixed"):
                 f = c["fixed"]
                 rev = f" rev {f['rev']}" if f.get("rev") else ""

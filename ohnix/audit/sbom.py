@@ -70,11 +70,11 @@ def _pin_component(key: str, pin: Mapping[str, Any]) -> Any:
         props += [("ohnix:hermetic", "false"), ("ohnix:host_path", pin.get("path"))]
         name, version = str(pin["url"]), pin.get("version")
     else:
-        store = pin.get("storePath")
+        store = pin.get("store_path")
         props += [
             ("nix:store_path", store),
             ("nix:narinfo:store_path", store),
-            ("nix:narinfo:nar_hash", pin.get("narHash")),
+            ("nix:narinfo:nar_hash", pin.get("nar_hash")),
         ]
         method = _fod_method(pin)
         if method:
@@ -109,10 +109,10 @@ def _drv_component(
     props: list[tuple[str, str | None]] = [("nix:drv_path", path)]
     for _, out in sorted(node["outputs"].items()):
         props += [("nix:output_path", out["path"]), ("nix:store_path", out["path"])]
-        if out.get("narHash"):
+        if out.get("nar_hash"):
             props += [
                 ("nix:narinfo:store_path", out["path"]),
-                ("nix:narinfo:nar_hash", out["narHash"]),
+                ("nix:narinfo:nar_hash", out["nar_hash"]),
                 ("nix:narinfo:deriver", path),
             ]
     props.append(("nix:narinfo:system", node["system"]))
@@ -123,7 +123,7 @@ def _drv_component(
         method = (
             "fetchgit"
             if "rev" in env
-            else ("fetchurl" if not outs[0]["hashAlgo"].startswith("r:") else "fetchzip")
+            else ("fetchurl" if not outs[0]["hash_algo"].startswith("r:") else "fetchzip")
         )
         props += [
             ("nix:fod:method", method),
@@ -184,10 +184,10 @@ def cyclonedx(report: Mapping[str, Any], product: str) -> str:
         bom.components.add(by_ref[f"pin:{key}"])
     for path in prod["closure"]:
         node = graph[path]
-        deps = [by_ref[d] for d in sorted(node["inputDrvs"])]
+        deps = [by_ref[d] for d in sorted(node["input_drvs"])]
         pins = comps[path]["pins"] if path in comps and path != prod["shell"] else []
-        srcs = set(node["inputSrcs"])
-        pins += [k for k in sorted(used) if report["pins"].get(k, {}).get("storePath") in srcs]
+        srcs = set(node["input_srcs"])
+        pins += [k for k in sorted(used) if report["pins"].get(k, {}).get("store_path") in srcs]
         deps += [by_ref[f"pin:{k}"] for k in sorted(set(pins)) if f"pin:{k}" in by_ref]
         bom.register_dependency(by_ref[path], deps)
     text = JsonV1Dot6(bom).output_as_string(indent=2)

@@ -46,7 +46,6 @@ class BuildReport:
     def as_dict(self) -> dict[str, Any]:
         return {
             "product": self.product,
-            "ok": self.ok,
             "report": self.report_path,
             "steps": [asdict(s) for s in self.steps],
             "artifacts": list(self.artifacts),
@@ -329,8 +328,10 @@ def _build(
     result = BuildReport(product, failure is None, tuple(steps), str(report_path),
                          tuple(ctx.artifacts))  # fmt: skip
     if failure is not None:
-        raise BuildError(
+        err = BuildError(
             f"`ohnix build {product}` failed at step `{steps[-1].name}`: {failure.message}",
             hint=failure.hint or f"The report is at {report_path}.",
         )
+        err.result = result.as_dict()  # `build --json` still shows the steps that ran
+        raise err
     return result

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -71,5 +72,28 @@ def load_project(ctx: typer.Context) -> Config:
     return config.load(globals_of(ctx).directory)
 
 
-def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+# docs/json.md: every --json prints one such envelope; bump on an incompatible change.
+JSON_VERSION = 1
+_emitted: list[bool] = []  # set once a command printed its envelope (main's error path asks)
+
+
+def envelope(
+    command: str, result: Any, *, ok: bool = True, error: dict[str, Any] | None = None
+) -> str:
+    """The one --json document: what ran, whether it succeeded (exit 0), its result."""
+    doc = {"ohnix_json": JSON_VERSION, "command": command, "ok": ok, "result": result,
+           "error": error}  # fmt: skip
+    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def emit_json(result: Mapping[str, object], *, ok: bool = True) -> None:
+    """Print the running command's --json envelope. `ok` is False when it then exits 1."""
+    from typer._click.globals import get_current_context  # Typer vendors click
+
+    path = get_current_context().command_path.split()[1:]
+    sys.stdout.write(envelope(" ".join(path), result, ok=ok))
+    _emitted.append(True)
+
+
+def json_emitted() -> bool:
+    return bool(_emitted)

@@ -161,7 +161,7 @@ def abi_check(
     changes = abi.compare(abi.load_snapshot(old_path), abi.load_snapshot(new_path))
     breaking = abi.has_breaking(changes)
     if as_json:
-        emit_json([asdict(c) for c in changes])
+        emit_json({"changes": [asdict(c) for c in changes]}, ok=not breaking)
     else:
         sys.stdout.write(abi.render_table(changes))
         if breaking:

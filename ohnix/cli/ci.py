@@ -42,7 +42,7 @@ def cache_paths(ctx: typer.Context, products: ProductsArg, as_json: JsonOpt = Fa
 
     found = bincache.paths(load_project(ctx), products)
     if as_json:
-        emit_json(found)
+        emit_json({"paths": found})
     else:
         sys.stdout.write("".join(f"{p}\n" for p in found))
 

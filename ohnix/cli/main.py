@@ -10,14 +10,23 @@ import errno
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import typer.core
 
 from ohnix import __version__
 from ohnix.cli import ci, project
-from ohnix.cli.app import Globals, JsonOpt, app, emit_json, globals_of, load_project
+from ohnix.cli.app import (
+    Globals,
+    JsonOpt,
+    app,
+    emit_json,
+    envelope,
+    globals_of,
+    json_emitted,
+    load_project,
+)
 from ohnix.cli.bridge import bridge_app
 from ohnix.errors import OhnixError
 
@@ -67,7 +76,7 @@ def products_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
     items = list(products.catalog().values())
     if as_json:
-        emit_json([p.as_dict() for p in items])
+        emit_json({"products": {p.name: p.as_dict() for p in items}})
         return
     from ohnix import ui
 
@@ -127,7 +136,7 @@ def show_config(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     sys.stdout.write(
         f"{cfg.path}: project {cfg.project.name}, OpenHarmony {cfg.project.openharmony}\n"
     )
-    for p in data["products"]:
+    for p in data["products"].values():
         tools = "".join(f", {t}={v}" for t, v in p["tools"].items())
         sys.stdout.write(f"  {p['name']}: {p['product']['triple']} via {p['provider']}{tools}\n")
 
@@ -142,7 +151,7 @@ def doctor(as_json: JsonOpt = False) -> None:
 
     report = doc.run()
     if as_json:
-        emit_json(report.as_dict())
+        emit_json(report.as_dict(), ok=report.ok)
     else:
         from ohnix import ui
 
@@ -176,20 +185,56 @@ def os_error(exc: OSError) -> str:
     return f"{where or 'a file'}: {what}; {hint}."
 
 
+def json_command(root: Any, argv: list[str]) -> str | None:  # root: a click Command
+    """The command path `argv` names, if that command was asked for --json (before any
+    `--`, which starts a user's own command line), else None."""
+    cmd, path, wants = root, list[str](), False
+    args = iter(argv)
+    for arg in args:
+        if arg == "--":
+            break
+        if arg.startswith("-"):
+            wants = wants or arg == "--json"
+            opt = next((p for p in cmd.params if arg.split("=", 1)[0] in getattr(p, "opts", ())
+                        and getattr(p, "param_type_name", "") == "option"), None)  # fmt: skip
+            takes_value = opt is not None and not (getattr(opt, "is_flag", False)
+                                                   or getattr(opt, "count", False))  # fmt: skip
+            if takes_value and "=" not in arg:
+                next(args, None)  # the option's value
+            continue
+        sub = getattr(cmd, "commands", {}).get(arg)
+        if sub is None:
+            continue  # an argument
+        cmd, path = sub, [*path, arg]
+    return " ".join(path) if wants and path else None
+
+
+def _failed(argv: list[str], code: int, kind: str, message: str, exc: BaseException) -> int:
+    """Also report a failure as the --json envelope when --json was asked and the command
+    had not printed its own (a failed `build --json` still shows its steps)."""
+    command = json_command(typer.main.get_command(app), argv)
+    if command is not None and not json_emitted():
+        error = {"kind": kind, "message": message, "exit_code": code,
+                 "hint": getattr(exc, "hint", None)}  # fmt: skip
+        sys.stdout.write(envelope(command, getattr(exc, "result", None), ok=False, error=error))
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: OhnixError -> one paragraph and exit 1; Ctrl-C -> 130."""
+    """Entry point: OhnixError -> one paragraph and exit 1; usage errors 2; Ctrl-C -> 130."""
     command = typer.main.get_command(app)
+    args = sys.argv[1:] if argv is None else argv
     try:
-        result = command.main(args=argv, prog_name="ohnix", standalone_mode=False)
+        result = command.main(args=args, prog_name="ohnix", standalone_mode=False)
     except OhnixError as exc:
         sys.stderr.write(f"ohnix: error: {exc}\n")
-        return 1
-    except (KeyboardInterrupt, typer.Abort):
+        return _failed(args, 1, "error", str(exc), exc)
+    except (KeyboardInterrupt, typer.Abort) as exc:
         sys.stderr.write("ohnix: interrupted\n")
-        return 130
+        return _failed(args, 130, "interrupted", "interrupted", exc)
     except OSError as exc:  # the file system said no: one paragraph, not a traceback
         sys.stderr.write(f"ohnix: error: {os_error(exc)}\n")
-        return 1
+        return _failed(args, 1, "error", os_error(exc), exc)
     except typer.Exit as exc:
         return exc.exit_code
     except typer.TyperException as exc:  # usage errors: click-style message, exit 2
@@ -198,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
             show()
         else:
             sys.stderr.write(f"ohnix: {exc.format_message()}\n")
-        return exc.exit_code
+        return _failed(args, exc.exit_code, "usage", exc.format_message(), exc)
     if result == 130:  # Typer turns Ctrl-C into Exit(130) and returns it
         sys.stderr.write("ohnix: interrupted\n")
     if isinstance(result, int):

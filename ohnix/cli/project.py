@@ -64,7 +64,7 @@ def lock(
         held = lockfile.require(cfg.root)
         drift = resolve.check(cfg, held, offline=offline, jobs=jobs)
         if as_json:
-            emit_json({"ok": not drift, "drift": [vars(d) for d in drift]})
+            emit_json({"drift": {d.key: vars(d) for d in drift}}, ok=not drift)
             if drift:
                 raise typer.Exit(1)
         elif drift:
@@ -185,7 +185,7 @@ def run(
     if print_env:
         variables = enter.variables(cfg, product, render_now=render_now)
         if as_json:
-            emit_json(variables)
+            emit_json({"product": product, "variables": variables})
         else:
             sys.stdout.write(enter.export_lines(variables))
         return

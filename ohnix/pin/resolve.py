@@ -348,15 +348,14 @@ class LockReport:
         return {
             "path": self.path,
             "written": self.written,
-            "pins": [
-                {
-                    "key": o.key,
+            "pins": {
+                o.key: {
                     "status": o.status,
                     "error": o.error,
                     **({"rev": o.pin.rev, "hash": o.pin.hash} if o.pin else {}),
                 }
                 for o in self.outcomes
-            ],
+            },
         }
 
 

@@ -104,7 +104,7 @@ class RenderReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "files": [{"path": f.path, "status": f.status} for f in self.files],
+            "files": {f.path: f.status for f in self.files},
             "git_intent_to_add": list(self.visible),
             "written": self.written,
             "diff": self.diff,

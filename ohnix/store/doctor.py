@@ -39,7 +39,7 @@ class Report:
         return all(c.status != "fail" for c in self.checks)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "checks": [c.as_dict() for c in self.checks]}
+        return {"checks": {c.name: c.as_dict() for c in self.checks}}
 
 
 def run() -> Report:

@@ -17,7 +17,7 @@ from ohnix import proc
 from ohnix.audit import collect, diff, reportfile
 from ohnix.pin.lockfile import Lock
 from ohnix.store import drv, nix
-from tests.helpers import SANDBOX_OFF, TESTS_DIR, Ohnix, ok_stdout, run_ohnix
+from tests.helpers import SANDBOX_OFF, TESTS_DIR, Ohnix, json_result, ok_stdout, run_ohnix
 
 PRODUCT = "qemu-arm64-linux-min"
 DATA = TESTS_DIR / "data" / "nix-json"
@@ -49,7 +49,7 @@ def setup_project(root: Path, toml: str) -> Path:
 
 
 def report_of(root: Path, *args: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(
+    data: dict[str, Any] = json_result(
         ok_stdout(run_ohnix("-C", str(root), "audit", *args, "--json"))
     )
     return data
@@ -79,7 +79,7 @@ def test_reports_from_two_directories_are_identical(host_project: Path, tmp_path
     assert a == b
     assert str(host_project).encode() not in a and b"elsewhere" not in a
     assert json.loads(a) == report_of(other, PRODUCT)  # --json prints the same report
-    diffed = json.loads(ok_stdout(run_ohnix("audit", "diff", str(tmp_path / "a.json"),
+    diffed = json_result(ok_stdout(run_ohnix("audit", "diff", str(tmp_path / "a.json"),
                                      str(tmp_path / "b.json"), "--json")))  # fmt: skip
     assert diffed["identical"] is True
 
@@ -89,8 +89,8 @@ def test_report_describes_the_shell(host_project: Path) -> None:
     report = report_of(host_project)
     system = nix.show_config()["system"]
     shell = nix.flake_drv(f".#devShells.{system}.{PRODUCT}", cwd=host_project)
-    assert report["schema"] == "ohnix-audit" and report["version"] == 1
-    assert report["storeDir"] == "/nix/store" and report["system"] == system
+    assert report["schema"] == "ohnix-audit" and report["version"] == 2
+    assert report["store_dir"] == "/nix/store" and report["system"] == system
     assert report["nix"] == nix.version_string()
     from ohnix.pin import lockfile
 
@@ -124,9 +124,9 @@ def test_report_describes_the_shell(host_project: Path) -> None:
     for c in comps.values():
         for out in c["outputs"].values():
             info = nix.path_info([out["path"]]) if Path(out["path"]).exists() else {}
-            assert out["narHash"] == (info[out["path"]].nar_hash if info else None)
+            assert out["nar_hash"] == (info[out["path"]].nar_hash if info else None)
     # The pin no shell uses is in `pins` (with its store path and narHash), not a component.
-    assert report["pins"]["sources/x"]["narHash"] == report["pins"]["sources/x"]["hash"]
+    assert report["pins"]["sources/x"]["nar_hash"] == report["pins"]["sources/x"]["hash"]
     human = ok_stdout(run_ohnix("-C", str(host_project), "audit", PRODUCT))
     assert "[NON-HERMETIC]" in human and "pins no audited shell uses: sources/x" in human
 
@@ -154,7 +154,7 @@ def test_changing_one_host_pin(host_project: Path, tmp_path: Path) -> None:
     ok_stdout(run_ohnix("-C", str(other), "render"))
     (tmp_path / "a.json").write_text(json.dumps(report_of(host_project)))
     (tmp_path / "b.json").write_text(json.dumps(report_of(other)))
-    d = json.loads(ok_stdout(run_ohnix("audit", "diff", str(tmp_path / "a.json"),
+    d = json_result(ok_stdout(run_ohnix("audit", "diff", str(tmp_path / "a.json"),
                                 str(tmp_path / "b.json"), "--json")))  # fmt: skip
     assert set(d["pins"]) == {"host/go"}
     # The bootstrap Go is one of the host tools every OHOS toolchain build names.

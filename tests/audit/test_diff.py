@@ -138,10 +138,10 @@ def test_same_built_bytes_is_level_three() -> None:
 
 
 def test_levels() -> None:
-    o1 = {"out": {"path": "/nix/store/a", "narHash": "sha256-x"}}
-    o2 = {"out": {"path": "/nix/store/b", "narHash": "sha256-x"}}
-    o3 = {"out": {"path": "/nix/store/b", "narHash": "sha256-y"}}
-    o4 = {"out": {"path": "/nix/store/b", "narHash": None}}
+    o1 = {"out": {"path": "/nix/store/a", "nar_hash": "sha256-x"}}
+    o2 = {"out": {"path": "/nix/store/b", "nar_hash": "sha256-x"}}
+    o3 = {"out": {"path": "/nix/store/b", "nar_hash": "sha256-y"}}
+    o4 = {"out": {"path": "/nix/store/b", "nar_hash": None}}
     assert level(o1, o1, True) == "same-evaluation"
     assert level(o1, o1, False) == "same-outputs"
     assert level(o1, o2, False) == "same-bytes"

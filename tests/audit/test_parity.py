@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from ohnix.shell import contents
-from tests.helpers import run_ohnix
+from tests.helpers import json_result, run_ohnix
 
 
 def locked_project(root: Path, body: str) -> Path:
@@ -24,7 +23,7 @@ def test_parity_host_lists_every_container_tool(tmp_path: Path) -> None:
     root = locked_project(tmp_path, '[products.rk3566]\nprovider = "host"\n')
     res = run_ohnix("-C", str(root), "parity", "rk3566", "--json")
     assert res.returncode == 0, res.stderr
-    data = json.loads(res.stdout)
+    data = json_result(res.stdout)
     assert data["system_type"] == "standard"
     assert "docker_oh_standard:3.2" in data["container"]
     names = [r["tool"] for r in data["tools"]]

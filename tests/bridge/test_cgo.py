@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,7 +10,7 @@ import pytest
 
 from ohnix import products
 from ohnix.bridge import cgo
-from tests.helpers import run_ohnix
+from tests.helpers import json_result, run_ohnix
 
 
 def test_profiles_follow_the_libc() -> None:
@@ -42,7 +41,7 @@ def test_cli_bridge_cgo(tmp_path: Path) -> None:
     res = run_ohnix("-C", str(tmp_path), "bridge", "cgo", "--product", "rk3568", "--cpu", "arm64",
                     "-o", "gen", "--json")  # fmt: skip
     assert res.returncode == 0, res.stderr
-    data = json.loads(res.stdout)
+    data = json_result(res.stdout)
     assert data["triple"] == "aarch64-linux-ohos"
     assert "aarch64-linux-ohos" in (tmp_path / "gen" / "cgo_wrapper.h").read_text()
     bad = run_ohnix("bridge", "cgo", "--product", "rk3586")
@@ -59,7 +58,7 @@ def test_liteos_m_build_runs_only_c_steps(tmp_path: Path) -> None:
         assert run_ohnix("-C", str(tmp_path), *args).returncode == 0
     res = run_ohnix("-C", str(tmp_path), "build", "wifiiot_hispark_pegasus", "--json")
     assert res.returncode == 0, res.stderr
-    steps = {s["name"]: s for s in json.loads(res.stdout)["steps"]}
+    steps = {s["name"]: s for s in json_result(res.stdout)["steps"]}
     assert steps["go"]["status"] == "skipped" and "Go cannot target" in steps["go"]["detail"]
     assert steps["syscalls"]["status"] == "skipped" and steps["abi"]["status"] == "skipped"
     assert steps["cgo"]["status"] == "ok" and "riscv64-unknown-elf-gcc" in steps["cgo"]["detail"]

@@ -14,7 +14,7 @@ import pytest
 from ohnix import proc
 from ohnix.bridge.syscalls import ARCHES
 from ohnix.cli.bridge import Arch
-from tests.helpers import Ohnix, c_sizeof, ok
+from tests.helpers import Ohnix, c_sizeof, json_result, ok
 
 ARM64_HEADERS = Path("/usr/aarch64-linux-gnu/include")
 GETPID = re.compile(r"^\tSYS_GETPID\s+= 172$", re.M)
@@ -178,7 +178,7 @@ def test_abi_same_snapshot_is_clean(ohnix: Ohnix, a64_and_arm: tuple[Path, Path]
     res = ok(ohnix("bridge", "abi", "check", str(a64), str(a64)))
     assert res.stdout == "No layout differences.\n"
     js = ok(ohnix("bridge", "abi", "check", str(a64), str(a64), "--json"))
-    assert json.loads(js.stdout) == []
+    assert json_result(js.stdout) == {"changes": []}
 
 
 def test_abi_arm64_vs_arm_breaks(ohnix: Ohnix, a64_and_arm: tuple[Path, Path]) -> None:
@@ -192,7 +192,7 @@ def test_abi_arm64_vs_arm_breaks(ohnix: Ohnix, a64_and_arm: tuple[Path, Path]) -
     assert err.startswith("ohnix: error: ") and "breaking layout change" in err
     js = ohnix("bridge", "abi", "check", str(a64), str(arm), "--json")
     failed(js)
-    changes = json.loads(js.stdout)
+    changes = json_result(js.stdout)["changes"]
     # time_t differs only where arm32 glibc keeps a 32-bit one (Debian 12; not Debian 13).
     differ = {"struct stat"} | (
         {"time_t"}
@@ -236,7 +236,7 @@ def test_abi_inserted_field_is_named(ohnix: Ohnix, tmp_path: Path) -> None:
     assert re.search(r"^struct ohnix_probe +b +field-moved .* yes$", res.stdout, re.M)
     js = ohnix("bridge", "abi", "check", str(old), str(new), "--json")
     failed(js)
-    kinds = {(c["field"], c["kind"], c["breaking"]) for c in json.loads(js.stdout)}
+    kinds = {(c["field"], c["kind"], c["breaking"]) for c in json_result(js.stdout)["changes"]}
     assert ("inserted", "field-added", True) in kinds and ("b", "field-moved", True) in kinds
     # Back the other way, the field is removed: still breaking.
     back = ohnix("bridge", "abi", "check", str(new), str(old))
@@ -257,7 +257,9 @@ def test_abi_harmless_difference_is_listed_but_passes(ohnix: Ohnix, tmp_path: Pa
     assert re.search(r"^struct ohnix_probe +d +field-added-at-end +- +char +no$", res.stdout, re.M)
     assert "1 difference(s), 0 breaking." in res.stdout
     js = ok(ohnix("bridge", "abi", "check", str(old), str(new), "--json"))
-    assert [(c["field"], c["breaking"]) for c in json.loads(js.stdout)] == [("d", False)]
+    assert [(c["field"], c["breaking"]) for c in json_result(js.stdout)["changes"]] == [
+        ("d", False)
+    ]
 
 
 def test_abi_check_bad_inputs(ohnix: Ohnix, tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from ohnix.pin import lockfile
 from tests.gitrepos import Repo, git, read_lock, tmp_leftovers, write_project
-from tests.helpers import Ohnix
+from tests.helpers import Ohnix, json_result
 
 MISSING_REV = "0123456789abcdef0123456789abcdef01234567"
 
@@ -99,7 +99,7 @@ def test_keep_going_pins_the_rest(ohnix: Ohnix, tmp_path: Path, repo: Repo) -> N
     res = ohnix("-C", str(project), "lock", "--keep-going", "--json")
     assert res.returncode == 1, res.stderr
     assert "Traceback" not in res.stderr
-    pins = {p["key"]: p for p in json.loads(res.stdout)["pins"]}
+    pins = json_result(res.stdout)["pins"]
     assert pins["sources/bad"]["status"] == "failed"
     assert "file:///nonexistent/repo" in pins["sources/bad"]["error"]
     assert pins["sources/good"]["status"] == "fetched"
@@ -150,12 +150,12 @@ def test_update_one_pin(ohnix: Ohnix, locked: Path, repo: Repo) -> None:
     # A plain re-lock reuses both pins: nothing changed in ohnix.toml.
     plain = ohnix("-C", str(locked), "lock", "--json")
     assert plain.returncode == 0, plain.stderr
-    assert {p["status"] for p in json.loads(plain.stdout)["pins"]} == {"reused"}
+    assert {p["status"] for p in json_result(plain.stdout)["pins"].values()} == {"reused"}
     assert read_lock(locked)["sources"] == before
 
     res = ohnix("-C", str(locked), "lock", "--update", "a", "--json")
     assert res.returncode == 0, res.stderr
-    status = {p["key"]: p["status"] for p in json.loads(res.stdout)["pins"]}
+    status = {k: p["status"] for k, p in json_result(res.stdout)["pins"].items()}
     assert status["sources/a"] == "fetched"
     assert {s for k, s in status.items() if k != "sources/a"} == {"reused"}
     after = read_lock(locked)["sources"]
@@ -232,9 +232,9 @@ def test_check_finds_a_moved_tag(ohnix: Ohnix, tmp_path: Path, repo: Repo) -> No
     assert repo.url in res.stderr and old_rev in res.stderr and new_rev in res.stderr
     as_json = ohnix("-C", str(project), "lock", "--check", "--json")
     assert as_json.returncode == 1
-    report = json.loads(as_json.stdout)
-    assert report["ok"] is False
-    assert [(d["key"], d["problem"]) for d in report["drift"]] == [("sources/t", "ref-moved")]
+    assert json.loads(as_json.stdout)["ok"] is False
+    report = json_result(as_json.stdout)
+    assert {k: d["problem"] for k, d in report["drift"].items()} == {"sources/t": "ref-moved"}
     # Offline, --check compares with ohnix.toml only: the lock still answers it.
     assert ohnix("-C", str(project), "lock", "--check", "--offline").returncode == 0
     assert (project / "ohnix.lock").read_bytes() == before
@@ -255,8 +255,8 @@ def test_check_finds_a_hash_mismatch(ohnix: Ohnix, locked: Path, repo: Repo) -> 
     check_failure(res, "sources/b", "hash-mismatch")
     assert repo.url in res.stderr and wrong in res.stderr and pin["hash"] in res.stderr
     assert "sources/a:" not in res.stderr
-    report = json.loads(ohnix("-C", str(locked), "lock", "--check", "--json").stdout)
-    assert [(d["key"], d["problem"]) for d in report["drift"]] == [("sources/b", "hash-mismatch")]
+    report = json_result(ohnix("-C", str(locked), "lock", "--check", "--json").stdout)
+    assert {k: d["problem"] for k, d in report["drift"].items()} == {"sources/b": "hash-mismatch"}
     assert path.read_bytes() == tampered  # --check never writes
 
 

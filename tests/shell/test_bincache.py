@@ -3,7 +3,6 @@ enter; the cache key is the same for two checkouts in different directories."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import uuid
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_ohnix
+from tests.helpers import json_result, run_ohnix
 
 
 def project(root: Path, product: str) -> Path:
@@ -42,15 +41,15 @@ def test_push_gc_pull_enter(tmp_path: Path) -> None:
     cache_url = f"file://{tmp_path / 'cache'}"
     res = run_ohnix("-C", str(root), "cache", "paths", product, "--json")
     assert res.returncode == 0, res.stderr
-    paths = json.loads(res.stdout)
+    paths = json_result(res.stdout)["paths"]
     assert any(p.endswith(f"ohnix-{product}-env") for p in paths)
     assert any(p.endswith(f"ohnix-{product}-host-tools") for p in paths)
 
     pushed = run_ohnix("-C", str(root), "cache", "push", "--to", cache_url, product, "--json")
     assert pushed.returncode == 0, pushed.stderr
-    assert sorted(json.loads(pushed.stdout)["copied"]) == sorted(paths)
+    assert sorted(json_result(pushed.stdout)["copied"]) == sorted(paths)
     again = run_ohnix("-C", str(root), "cache", "push", "--to", cache_url, product, "--json")
-    assert json.loads(again.stdout)["copied"] == []  # only what the cache lacks
+    assert json_result(again.stdout)["copied"] == []  # only what the cache lacks
 
     # Drop ohnix's roots and collect exactly these paths: they are gone from the store.
     shutil.rmtree(root / ".ohnix")
@@ -62,7 +61,7 @@ def test_push_gc_pull_enter(tmp_path: Path) -> None:
 
     pulled = run_ohnix("-C", str(root), "cache", "pull", "--from", cache_url, product, "--json")
     assert pulled.returncode == 0, pulled.stderr
-    got = json.loads(pulled.stdout)["copied"]
+    got = json_result(pulled.stdout)["copied"]
     assert any(p.endswith(f"ohnix-{product}-env") for p in got)  # substituted, not rebuilt
     assert all(valid(p) for p in paths)
 
@@ -130,7 +129,9 @@ def test_signed_push_and_verified_pull(tmp_path: Path) -> None:
     narinfos = list(cache_dir.glob("*.narinfo"))
     assert narinfos
     assert all("Sig: ohnix-test:" in p.read_text() for p in narinfos)
-    paths = json.loads(run_ohnix("-C", str(root), "cache", "paths", product, "--json").stdout)
+    paths = json_result(run_ohnix("-C", str(root), "cache", "paths", product, "--json").stdout)[
+        "paths"
+    ]
     shutil.rmtree(root / ".ohnix")
     subprocess.run(["nix-store", "--delete", *paths], capture_output=True, check=False)
     pulled = run_ohnix("-C", str(root), "cache", "pull", "--from", f"file://{cache_dir}",

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from ohnix.shell import enter, envcache
-from tests.helpers import ok_stdout, run_ohnix
+from tests.helpers import json_result, ok_stdout, run_ohnix
 
 P = "qemu-arm64-linux-min"
 TOML = f'[project]\nname = "p"\n[products.{P}]\nprovider = "host"\n'
@@ -397,11 +397,11 @@ def test_gc_drops_unconfigured_products_only(tmp_path: Path) -> None:
     (root / "ohnix.toml").write_text(TOML + '[products.rk3568]\nprovider = "host"\n')
     for cmd in (["lock"], ["render"], ["run", P, "--", "true"], ["run", "rk3568", "--", "true"]):
         ok_stdout(ohnix(root, *cmd))
-    assert json.loads(ok_stdout(ohnix(root, "gc", "--json"))) == {"removed": []}
+    assert json_result(ok_stdout(ohnix(root, "gc", "--json"))) == {"removed": []}
     (root / "ohnix.toml").write_text(TOML)
     for cmd in (["lock"], ["render"]):
         ok_stdout(ohnix(root, *cmd))
-    report = json.loads(ok_stdout(ohnix(root, "gc", "--json")))
+    report = json_result(ok_stdout(ohnix(root, "gc", "--json")))
     assert report == {"removed": [".ohnix/roots/rk3568", ".ohnix/env/rk3568.json"]}
     assert not (root / ".ohnix" / "roots" / "rk3568").exists()
     assert not envcache.entry_path(root, "rk3568").exists()
@@ -441,7 +441,9 @@ def test_direnv_watches_exactly_the_key_files(warm: Path, tmp_path: Path) -> Non
 @MODES
 def test_print_env_is_sourceable_and_json(project: Path, mode: str) -> None:
     make(project, mode)
-    variables = json.loads(ok_stdout(ohnix(project, "run", P, "--print-env", "--json")))
+    variables = json_result(ok_stdout(ohnix(project, "run", P, "--print-env", "--json")))[
+        "variables"
+    ]
     assert isinstance(variables, dict)
     assert variables["OHOS_PRODUCT"] == P and WRAPPER_CC.match(variables["CC"])
     script = (

@@ -5,14 +5,14 @@ from pathlib import Path
 import pytest
 
 from ohnix.store import doctor, nix
+from tests.helpers import json_result
 
 
 @pytest.mark.nix
 def test_doctor_with_nix(ohnix) -> None:
     res = ohnix("doctor", "--json")
     assert res.returncode == 0, res.stderr
-    data = json.loads(res.stdout)
-    checks = {c["name"]: c for c in data["checks"]}
+    checks = json_result(res.stdout)["checks"]
     assert checks["nix"]["status"] == "ok"
     assert nix.version_string() in checks["nix"]["detail"]
     # The test session configures no substituters: doctor must say offline, not fail.
@@ -25,7 +25,7 @@ def test_doctor_with_nix(ohnix) -> None:
     assert checks["store"]["status"] == "ok"
     assert checks["git"]["status"] == "ok"
     assert "nix-prefetch-git" in checks
-    assert data["ok"] is True
+    assert json.loads(res.stdout)["ok"] is True
 
 
 def test_doctor_without_nix(ohnix, tmp_path: Path) -> None:
@@ -36,8 +36,8 @@ def test_doctor_without_nix(ohnix, tmp_path: Path) -> None:
     (bin_dir / "git").symlink_to(git)
     res = ohnix("doctor", "--json", env={"PATH": str(bin_dir)})
     assert res.returncode == 1
-    data = json.loads(res.stdout)
-    nix_check = next(c for c in data["checks"] if c["name"] == "nix")
+    assert json.loads(res.stdout)["ok"] is False
+    nix_check = json_result(res.stdout)["checks"]["nix"]
     assert nix_check["status"] == "fail"
     assert "nix-bin" in nix_check["hint"]
     human = ohnix("doctor", env={"PATH": str(bin_dir)})

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import elf_facts, ok, ok_stdout, run_ohnix
+from tests.helpers import elf_facts, json_result, ok, ok_stdout, run_ohnix
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "bridge"
 # product -> (ELF class, e_machine, loader, how to run it)
@@ -282,5 +282,5 @@ def test_second_build_builds_nothing(tmp_path: Path, ohos_sources: Path) -> None
     assert "will be built" not in dry.stderr and "will be fetched" not in dry.stderr, dry.stderr
     (root / ".ohnix" / "env").joinpath("qemu-arm64-linux-min.json").unlink()  # the cold path
     again = run_ohnix("-C", str(root), "build", "qemu-arm64-linux-min", "--json")
-    assert json.loads(ok(again).stdout)["ok"] is True
+    assert json.loads(ok(again).stdout)["ok"] is True and json_result(again.stdout)["steps"]
     assert "building the OHOS toolchain" not in again.stderr, again.stderr
