@@ -100,5 +100,6 @@ def test_abi_break_fails_the_build(built: Path) -> None:
     assert (doc["ohnix_json"], doc["command"], doc["ok"]) == (1, "build", False)
     assert doc["error"]["kind"] == "error" and "failed at step `abi`" in doc["error"]["message"]
     assert [(s["name"], s["status"]) for s in doc["result"]["steps"]] == [
-        ("syscalls", "ok"), ("abi", "failed")
+        ("syscalls", "ok"),
+        ("abi", "failed"),
     ]
