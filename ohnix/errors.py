@@ -15,6 +15,7 @@ class OhnixError(Exception):
         self.hint = hint
         # What the command got done before failing, for its --json envelope (docs/json.md).
         self.result: dict[str, Any] | None = None
+        self.exit_code = 1  # 2 only for `audit diff`'s "trouble", as diff(1) has it
         super().__init__(message if hint is None else f"{message} {hint}")
 
 

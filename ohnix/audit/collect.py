@@ -370,7 +370,10 @@ def assemble(
         used |= reach
         products[name] = {
             "closure": sorted(reach),
-            "components": components(path, shells_json["shells"][name], drvs, lock, nar, store),
+            "components": {
+                c["id"]: c
+                for c in components(path, shells_json["shells"][name], drvs, lock, nar, store)
+            },
             "provider": shells_json["shells"][name]["env"].get("OHNIX_PROVIDER"),
             "shell": path,
         }

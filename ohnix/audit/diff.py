@@ -64,7 +64,7 @@ class _Side:
         self.closures: dict[tuple[str, str], set[str]] = {}
 
     def components(self, product: str) -> dict[str, Mapping[str, Any]]:
-        return {c["id"]: c for c in self.report["products"][product]["components"]}
+        return dict(self.report["products"][product]["components"])
 
     def reaching(self, product: str, drv: str) -> set[str]:
         """Ids of the product's components whose closure contains `drv`."""
@@ -315,7 +315,7 @@ def diff(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
         entry["reaches"] = {
             p: d["pins"][key] for p, d in products.items() if key in d.get("pins", {})
         }
-        entry["outputsChanged"] = any(
+        entry["outputs_changed"] = any(
             products[p]["components"][cid]["level"] not in ("same-evaluation", "same-outputs")
             for p, cids in entry["reaches"].items()
             for cid in cids
@@ -354,12 +354,6 @@ def _delta(a: Any, b: Any) -> str:
 
 def format_diff(d: Mapping[str, Any]) -> str:
     lines: list[str] = []
-    for side, bad in d["consistency"].items():
-        if bad:
-            lines.append(
-                f"WARNING: report {side.upper()} is not self-consistent: {len(bad)} "
-                "path(s) do not recompute from its content (edited or corrupt)"
-            )
     if d["identical"]:
         return "\n".join([*lines, "the reports are identical: same evaluation everywhere"]) + "\n"
     for key, (va, vb) in d["meta"].items():
@@ -376,7 +370,7 @@ def format_diff(d: Mapping[str, Any]) -> str:
                 lines.append(f"  reaches {prod}: {', '.join(cids)}")
             lines.append(
                 "  output paths changed"
-                if p["outputsChanged"]
+                if p["outputs_changed"]
                 else "  output paths unchanged (only .drv paths changed)"
             )
         else:

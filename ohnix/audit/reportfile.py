@@ -74,7 +74,7 @@ class Component(TypedDict):
 
 class ProductReport(TypedDict):
     closure: list[str]  # every .drv the shell's closure reaches
-    components: list[Component]
+    components: dict[str, Component]  # by id
     provider: str | None
     shell: str  # the shell's .drv
 
@@ -193,11 +193,13 @@ def format_report(report: Mapping[str, Any]) -> str:
         f"lock {report['lock']}"
     ]
     for name, product in report["products"].items():
-        lines.append(f"\n{name} (provider {product['provider']}): {product['shell']}")
+        provider = f" (provider {product['provider']})" if product["provider"] else ""
+        lines.append(f"\n{name}{provider}: {product['shell']}")
         lines.append(f"  {len(product['closure'])} derivation(s) in the shell's closure")
-        for c in product["components"]:
+        for c in product["components"].values():
             flag = "" if c["hermetic"] else "  [NON-HERMETIC]"
-            lines.append(f"  {c['id']} ({c['kind']}, provider {c.get('provider')}){flag}")
+            provider = f", provider {c['provider']}" if c.get("provider") else ""
+            lines.append(f"  {c['id']} ({c['kind']}{provider}){flag}")
             if c.get("drv"):
                 lines.append(f"      drv      {c['drv']}")
             for out, o in sorted(c.get("outputs", {}).items()):
@@ -211,7 +213,7 @@ def format_report(report: Mapping[str, Any]) -> str:
                 lines.append(f"      tools    {' '.join(c['tools'])}")
             if c["pins"]:
                 lines.append(f"      pins     {' '.join(c['pins'])}")
-    comps = [c for prod in report["products"].values() for c in prod["components"]]
+    comps = [c for prod in report["products"].values() for c in prod["components"].values()]
     used = {p for c in comps for p in c["pins"]}
     unused = sorted(set(report["pins"]) - used)
     if unused:

@@ -153,7 +153,7 @@ def cyclonedx(report: Mapping[str, Any], product: str) -> str:
 
     prod = report["products"][product]
     graph = report["derivations"]
-    comps = {c["drv"]: c for c in prod["components"] if c.get("drv")}
+    comps = {c["drv"]: c for c in prod["components"].values() if c.get("drv")}
     shell = _drv_component(
         prod["shell"], graph[prod["shell"]], comps.get(prod["shell"]), ComponentType.PLATFORM
     )
@@ -178,7 +178,7 @@ def cyclonedx(report: Mapping[str, Any], product: str) -> str:
     for path in sorted(set(prod["closure"]) - {prod["shell"]}):
         by_ref[path] = _drv_component(path, graph[path], comps.get(path), ComponentType.APPLICATION)
         bom.components.add(by_ref[path])
-    used = {p for c in prod["components"] for p in c["pins"]}
+    used = {p for c in prod["components"].values() for p in c["pins"]}
     for key in sorted(used & set(report["pins"])):
         by_ref[f"pin:{key}"] = _pin_component(key, report["pins"][key])
         bom.components.add(by_ref[f"pin:{key}"])

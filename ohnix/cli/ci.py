@@ -208,22 +208,33 @@ def audit_diff(
     same evaluation / same output paths / same narHash, and the root causes (env var,
     input, source, pin) with the components each reaches.
 
-    Example: ohnix audit diff monday.json friday.json
+    Exits like diff(1): 0 if the reports are identical, 1 if they differ, 2 if either
+    cannot be read or was edited (it no longer recomputes from its own content).
+
+    Example: ohnix audit diff monday.json friday.json || echo "the shells changed"
     """
     from ohnix.audit import diff, reportfile
 
-    result = diff.diff(reportfile.load(a), reportfile.load(b))
+    try:
+        result = diff.diff(reportfile.load(a), reportfile.load(b))
+        broken = [side for side, bad in result["consistency"].items() if bad]
+        if broken:
+            names = " and ".join(f"{side.upper()} ({a if side == 'a' else b})" for side in broken)
+            raise OhnixError(
+                f"Report {names} does not recompute from its own content: "
+                "its paths do not match its derivations, so it was edited or damaged; "
+                "nothing was compared.",
+                hint="Regenerate it with `ohnix audit -o FILE` on the machine it came from.",
+            )
+    except OhnixError as exc:
+        exc.exit_code = 2  # trouble, not a difference
+        raise
     if as_json:
-        emit_json(result)
+        emit_json(result, ok=result["identical"])
     else:
         sys.stdout.write(diff.format_diff(result))
-    broken = [side.upper() for side, bad in result["consistency"].items() if bad]
-    if broken:
-        raise OhnixError(
-            f"Report {' and '.join(broken)} does not recompute from its own content: its "
-            "paths do not match its derivations, so it was edited or damaged.",
-            hint="Regenerate it with `ohnix audit --json -o FILE` on the machine it came from.",
-        )
+    if not result["identical"]:
+        raise typer.Exit(1)
 
 
 class SbomFormat(StrEnum):

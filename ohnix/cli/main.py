@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         result = command.main(args=args, prog_name="ohnix", standalone_mode=False)
     except OhnixError as exc:
         sys.stderr.write(f"ohnix: error: {exc}\n")
-        return _failed(args, 1, "error", str(exc), exc)
+        return _failed(args, exc.exit_code, "error", str(exc), exc)
     except (KeyboardInterrupt, typer.Abort) as exc:
         sys.stderr.write("ohnix: interrupted\n")
         return _failed(args, 130, "interrupted", "interrupted", exc)

@@ -98,7 +98,7 @@ def test_report_describes_the_shell(host_project: Path) -> None:
     assert held is not None and report["lock"] == held.digest()
     product = report["products"][PRODUCT]
     assert product["shell"] == shell and product["provider"] == "host"
-    comps = {c["id"]: c for c in product["components"]}
+    comps = product["components"]
     # The OHOS toolchain: the runtime, the clang wrapper and the patched Go, each built by
     # ohnix's Nix library from the [runtimes] sources with the host's pinned tools.
     assert set(comps) == {
@@ -154,20 +154,19 @@ def test_changing_one_host_pin(host_project: Path, tmp_path: Path) -> None:
     ok_stdout(run_ohnix("-C", str(other), "render"))
     (tmp_path / "a.json").write_text(json.dumps(report_of(host_project)))
     (tmp_path / "b.json").write_text(json.dumps(report_of(other)))
-    d = json_result(ok_stdout(run_ohnix("audit", "diff", str(tmp_path / "a.json"),
-                                str(tmp_path / "b.json"), "--json")))  # fmt: skip
+    res = run_ohnix("audit", "diff", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--json")
+    assert res.returncode == 1, res.stderr  # they differ, as diff(1) says it
+    d = json_result(res.stdout)
     assert set(d["pins"]) == {"host/go"}
     # The bootstrap Go is one of the host tools every OHOS toolchain build names.
     reached = ["ohos-cc", "ohos-go", "ohos-runtime", "shell"]
     assert d["pins"]["host/go"]["reaches"] == {PRODUCT: reached}, d["pins"]
-    assert d["pins"]["host/go"]["outputsChanged"] is True
+    assert d["pins"]["host/go"]["outputs_changed"] is True
     causes = d["products"][PRODUCT]["causes"]
     assert sorted({c for cause in causes for c in cause["components"]}) == reached, causes
     assert {c["name"] for cause in causes for c in cause["changes"]} >= {"toolHashes"}
     assert all(cause["pins"] == [{"key": "host/go", "evidence": "value"}] for cause in causes)
-    human = ok_stdout(
-        run_ohnix("audit", "diff", str(tmp_path / "a.json"), str(tmp_path / "b.json"))
-    )
+    human = run_ohnix("audit", "diff", str(tmp_path / "a.json"), str(tmp_path / "b.json")).stdout
     assert "pin host/go changed" in human and "output paths changed" in human
 
 
@@ -186,7 +185,7 @@ def test_changing_a_pin_no_shell_uses(host_project: Path, tmp_path: Path) -> Non
     d = diff.diff(a, b)
     assert set(d["pins"]) == {"sources/x"}
     assert d["pins"]["sources/x"]["reaches"] == {}
-    assert d["pins"]["sources/x"]["outputsChanged"] is False
+    assert d["pins"]["sources/x"]["outputs_changed"] is False
     assert d["products"][PRODUCT]["level"] == "same-evaluation"
 
 
@@ -209,7 +208,7 @@ def test_changing_a_source_pin_reaches_go(tmp_path: Path) -> None:
     [reached] = d["pins"]["sources/gop"]["reaches"].values()
     go = [c for c in reached if c.startswith("nixpkgs:go_")]
     assert len(go) == 1 and reached == sorted([*go, "pin:sources/gop", "shell"])
-    assert d["pins"]["sources/gop"]["outputsChanged"] is True
+    assert d["pins"]["sources/gop"]["outputs_changed"] is True
     [cause] = d["products"][PRODUCT]["causes"]
     assert cause["components"] == [*go, "shell"]
     assert {"key": "sources/gop", "evidence": "store path"} in cause["pins"]
@@ -270,7 +269,7 @@ def test_fixed_output_url_change_keeps_output_paths(tmp_path: Path) -> None:
     [cause] = d["products"]["p"]["causes"]
     assert cause["name"] == "ohnix-audit-src.txt" and cause["level"] == "same-outputs"
     assert [(c["what"], c["name"]) for c in cause["changes"]] == [("env", "url")]
-    comps = {c["id"]: c for c in a["products"]["p"]["components"]}
+    comps = a["products"]["p"]["components"]
     assert comps["input:ohnix-audit-src.txt"]["fixed"]["url"] == "https://a.example/src.txt"
     assert comps["input:ohnix-audit-src.txt"]["fixed"]["method"] == "flat"
 
@@ -331,6 +330,6 @@ def test_path_info_argv(monkeypatch: pytest.MonkeyPatch, ver: tuple[int, int, in
 def test_audit_diff_rejects_non_reports(tmp_path: Path, ohnix: Ohnix) -> None:
     (tmp_path / "x.json").write_text('{"hello": 1}')
     res = ohnix("audit", "diff", str(tmp_path / "x.json"), str(tmp_path / "x.json"))
-    assert res.returncode == 1 and "not an ohnix audit report" in res.stderr
+    assert res.returncode == 2 and "not an ohnix audit report" in res.stderr
     res = ohnix("audit", "diff", str(tmp_path / "missing.json"), str(tmp_path / "x.json"))
-    assert res.returncode == 1 and "Cannot read the audit report" in res.stderr
+    assert res.returncode == 2 and "Cannot read the audit report" in res.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from ohnix.audit import reportfile
 from ohnix.audit.diff import diff, format_diff, level
 from ohnix.audit.reportfile import pname
 from tests.auditgraphs import git_pin, host_project, nixpkgs_project
+from tests.helpers import Ohnix, json_result
 
 
 def causes(d: dict[str, Any], product: str = "p") -> list[dict[str, Any]]:
@@ -42,7 +44,7 @@ def test_host_pin_change_names_exactly_that_pin() -> None:
     assert set(d["pins"]) == {"host/cc"}
     assert d["pins"]["host/cc"]["fields"]["hash"][0] != d["pins"]["host/cc"]["fields"]["hash"][1]
     assert d["pins"]["host/cc"]["reaches"] == {"p": ["host-tools", "shell"]}
-    assert d["pins"]["host/cc"]["outputsChanged"] is True
+    assert d["pins"]["host/cc"]["outputs_changed"] is True
     [cause] = causes(d)  # the host-tools derivation only: the shell's CC change is masked
     assert cause["name"] == "ohnix-p-host-tools"
     assert [(c["what"], c["name"]) for c in cause["changes"]] == [("env", "toolHashes")]
@@ -71,7 +73,7 @@ def test_pin_that_reaches_no_shell() -> None:
     d = diff(host_project(extra_pins=extra_a), host_project(extra_pins=extra_b))
     assert set(d["pins"]) == {"sources/x"}
     assert d["pins"]["sources/x"]["reaches"] == {}
-    assert d["pins"]["sources/x"]["outputsChanged"] is False
+    assert d["pins"]["sources/x"]["outputs_changed"] is False
     assert d["products"]["p"]["level"] == "same-evaluation"
     assert "reaches no derivation of the audited shells" in format_diff(d)
 
@@ -165,7 +167,44 @@ def test_edited_report_is_not_self_consistent() -> None:
     d = diff(a, b)
     assert d["consistency"]["a"] == []
     assert [m["what"] for m in d["consistency"]["b"]] == ["drv", "output:out"]
-    assert "not self-consistent" in format_diff(d)
+
+
+def test_cli_exits_like_diff_1(tmp_path: Path, ohnix: Ohnix) -> None:
+    """0 identical, 1 different, 2 trouble (unreadable or edited), with nothing else said
+    about an edited report: no "identical" after a warning (issue 16, point 9)."""
+    a = host_project()
+    edited = copy.deepcopy(a)
+    shell = edited["products"]["p"]["shell"]
+    edited["derivations"][shell]["env"]["OHOS_PRODUCT"] = "forged"
+    reports = {"a": a, "other": nixpkgs_project(patches="x")[0], "edited": edited}
+    for name, report in reports.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(report))
+    f = {name: str(tmp_path / f"{name}.json") for name in [*reports, "missing"]}
+
+    same = ohnix("audit", "diff", f["a"], f["a"])
+    assert (same.returncode, same.stdout) == (
+        0,
+        "the reports are identical: same evaluation everywhere\n",
+    )
+    differ = ohnix("audit", "diff", f["a"], f["other"])
+    assert differ.returncode == 1 and "the reports are identical" not in differ.stdout
+    as_json = ohnix("audit", "diff", f["a"], f["other"], "--json")
+    assert as_json.returncode == 1
+    assert json.loads(as_json.stdout)["ok"] is False
+    assert json_result(as_json.stdout)["identical"] is False
+    bad = ohnix("audit", "diff", f["a"], f["edited"])
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr == (
+        f"ohnix: error: Report B ({f['edited']}) does not recompute from its own content: its "
+        "paths do not match its derivations, so it was edited or damaged; nothing was "
+        "compared. Regenerate it with `ohnix audit -o FILE` on the machine it came from.\n"
+    )
+    assert ohnix("audit", "diff", f["missing"], f["a"]).returncode == 2
+    bad_json = json.loads(ohnix("audit", "diff", f["a"], f["edited"], "--json").stdout)
+    assert (bad_json["ok"], bad_json["error"]["exit_code"]) == (False, 2)
+    # A report saved from `ohnix audit --json` (the envelope) reads like one from -o.
+    (tmp_path / "env.json").write_text(json.dumps({"ohnix_json": 1, "result": a}))
+    assert ohnix("audit", "diff", f["a"], str(tmp_path / "env.json")).returncode == 0
 
 
 def test_diff_json_is_serialisable_and_sorted() -> None:
