@@ -124,18 +124,29 @@ def progress(label: str, *, enabled: bool = True) -> Iterator[Callable[[Any], No
         yield done
 
 
+# How `ohnix lock` names what happened to each pin, in the order its summary counts them.
+LOCK_VERBS = {"fetched": "pinned", "seeded": "seeded", "hashed": "hashed", "reused": "reused",
+              "dropped": "dropped", "failed": "failed"}  # fmt: skip
+
+
 def lock_report(report: LockReport) -> None:
-    counts = Counter(o.status for o in report.outcomes)
+    counts: Counter[str] = Counter(o.status for o in report.outcomes)
     for o in report.outcomes:
-        if o.status == "fetched" and o.pin:
-            line(f"  pinned {o.key} {o.pin.rev or ''} {o.pin.hash}")
+        if o.status in ("fetched", "seeded", "hashed") and o.pin:
+            rev = f" {o.pin.rev}" if o.pin.rev else ""
+            line(f"  {LOCK_VERBS[o.status]} {o.key}{rev} {o.pin.hash}")
+        elif o.status == "dropped":
+            line(f"  dropped {o.key}: no longer in ohnix.toml")
         elif o.status == "failed":
             line("  ", ("failed", "red"), f" {o.key}: {o.error}")
-    state = "written" if report.written else "unchanged"
-    line(
-        f"{report.path} {state}: {counts['fetched']} fetched, {counts['reused']} reused, "
-        f"{counts['failed']} failed"
-    )
+    if report.written:
+        state = "written"
+    elif any(o.status != "failed" for o in report.outcomes):
+        state = "unchanged"
+    else:
+        state = "not written"
+    summary = ", ".join(f"{counts[s]} {s}" for s in LOCK_VERBS if counts[s]) or "no pins"
+    line(f"{report.path} {state}: {summary}")
 
 
 def build_step(step: Any) -> None:

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ohnix.cli.app import JsonOpt, ProductArg, RenderOpt, app, emit_json, load_project
 from ohnix.errors import LockError, RenderError
+
+if TYPE_CHECKING:
+    from ohnix.pin.resolve import Drift, LockReport
 
 
 @app.command()
@@ -69,9 +72,8 @@ def lock(
                 raise typer.Exit(1)
         elif drift:
             raise LockError(
-                f"{len(drift)} pin(s) do not match; run `ohnix lock --update NAME` for each "
-                "after checking why.\n"
-                + "\n".join(f"{d.key}: {d.problem}: {d.detail}" for d in drift)
+                f"{len(drift)} pin(s) do not match ohnix.toml or their source:\n"
+                + "\n".join(f"{d.key}: {d.problem}: {d.detail}; {drift_fix(d)}" for d in drift)
             )
         if not as_json:
             sys.stdout.write(f"{lockfile.LOCK_NAME} matches ohnix.toml and every source\n")
@@ -94,11 +96,37 @@ def lock(
     else:
         ui.lock_report(report)
     if report.failed:
-        raise LockError(
-            f"{len(report.failed)} pin(s) failed: "
-            + ", ".join(o.key for o in report.failed)
-            + "; the others were pinned, and each failed pin kept its previous entry."
-        )
+        raise LockError(lock_failure(report))
+
+
+def drift_fix(d: Drift) -> str:
+    """What to run for one `lock --check` finding: a plain `ohnix lock` settles what
+    ohnix.toml asks for; only a moved or changed source needs a deliberate --update."""
+    name = d.key.split("/", 1)[-1]
+    return {
+        "missing": "`ohnix lock` pins it",
+        "extra": "`ohnix lock` drops it",
+        "stale-spec": "`ohnix lock` re-pins it",
+        "ref-moved": f"check why, then `ohnix lock --update {name}` takes the new revision",
+        "hash-mismatch": f"check why, then `ohnix lock --update {name}` pins what is there now",
+        "failed": "check the URL and the network, then run `ohnix lock --check` again",
+    }[d.problem]
+
+
+def lock_failure(report: LockReport) -> str:
+    """What a --keep-going lock with failures left behind, exactly."""
+    failed = [o.key for o in report.failed]
+    done = sum(o.status not in ("failed", "dropped") for o in report.outcomes)
+    text = f"{len(failed)} pin(s) failed: {', '.join(failed)}."
+    if not done and not report.kept and not report.written:
+        return text + " Nothing was pinned, so no ohnix.lock was written."
+    text += f" ohnix.lock holds the other {done} pin(s)." if done else ""
+    lost = [k for k in failed if k not in report.kept]
+    if report.kept:
+        text += f" Kept their previous entry: {', '.join(report.kept)}."
+    if lost:
+        text += f" Not in ohnix.lock yet: {', '.join(lost)}."
+    return text
 
 
 @app.command()

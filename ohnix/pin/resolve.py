@@ -29,7 +29,10 @@ from ohnix.pin.lockfile import Lock, Pin, PinKind, Spec
 DEFAULT_JOBS = max(4, 2 * (os.cpu_count() or 1))  # I/O-bound: more jobs than cores pays off
 
 
-OutcomeStatus = Literal["reused", "fetched", "failed"]
+# fetched: downloaded or taken from the store; seeded: added from `--seed DIR`; hashed: a
+# host tool or project file read and hashed here; dropped: no longer in ohnix.toml.
+OutcomeStatus = Literal["reused", "fetched", "seeded", "hashed", "failed", "dropped"]
+NEW_PIN: tuple[OutcomeStatus, ...] = ("fetched", "seeded", "hashed")
 DriftProblem = Literal["missing", "extra", "stale-spec", "ref-moved", "hash-mismatch", "failed"]
 
 
@@ -167,7 +170,7 @@ def resolve(
         if spec.kind == "file":  # a file of the project: hashed every time, no fetch
             pin = toolchain.pin_file(spec, config.root)
             status: OutcomeStatus = (
-                "reused" if prev is not None and prev.hash == pin.hash else "fetched"
+                "reused" if prev is not None and prev.hash == pin.hash else "hashed"
             )
             outcomes[spec.key] = Outcome(spec.key, status, pin)
             continue
@@ -214,7 +217,9 @@ def resolve(
                 on_done(o)
     ordered = tuple(outcomes[s.key] for s in wanted)
     pins = [o.pin for o in ordered if o.pin is not None]
-    return Resolution(Lock().with_pins(pins), ordered)
+    keys = {s.key for s in wanted}
+    dropped = tuple(Outcome(p.key, "dropped", p) for p in old.pins if p.key not in keys)
+    return Resolution(Lock().with_pins(pins), ordered + dropped)
 
 
 def _match_updates(wanted: list[Spec], names: Iterable[str]) -> set[str]:
@@ -244,7 +249,12 @@ def _run_parallel(
         for fut in as_completed(futures):
             spec = futures[fut]
             try:
-                outcome = Outcome(spec.key, "fetched", fut.result())
+                got = fut.result()
+                seeded = _seed_for(spec, seeds) is not None
+                how: OutcomeStatus = (
+                    "hashed" if spec.kind == "host" else "seeded" if seeded else "fetched"
+                )
+                outcome = Outcome(spec.key, how, got)
             except OhnixError as exc:
                 if not keep_going:
                     raise
@@ -339,6 +349,7 @@ class LockReport:
     path: str
     written: bool
     outcomes: tuple[Outcome, ...]
+    kept: tuple[str, ...] = ()  # failed pins that kept their previous entry (--keep-going)
 
     @property
     def failed(self) -> tuple[Outcome, ...]:
@@ -352,6 +363,7 @@ class LockReport:
                 o.key: {
                     "status": o.status,
                     "error": o.error,
+                    **({"kept_previous": o.key in self.kept} if o.status == "failed" else {}),
                     **({"rev": o.pin.rev, "hash": o.pin.hash} if o.pin else {}),
                 }
                 for o in self.outcomes
@@ -391,9 +403,15 @@ def lock_project(
             on_done=on_done,
         )
         pins = {p.key: p for p in res.lock.pins}
+        kept = []
         for o in res.failed:
             prev = old.get(o.key) if old else None
             if prev is not None:
                 pins[o.key] = prev
-        written = lockfile.write(config.root, Lock().with_pins(list(pins.values())))
-        return LockReport(str(config.root / lockfile.LOCK_NAME), written, res.outcomes)
+                kept.append(o.key)
+        # Nothing pinned and no lock before: an empty ohnix.lock would only hide that.
+        written = bool(pins or old) and lockfile.write(
+            config.root, Lock().with_pins(list(pins.values()))
+        )
+        return LockReport(str(config.root / lockfile.LOCK_NAME), written, res.outcomes,
+                          tuple(kept))  # fmt: skip

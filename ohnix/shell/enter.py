@@ -40,9 +40,7 @@ def freshness(config: Config) -> Freshness:
     from ohnix.pin import lockfile, resolve
     from ohnix.render import nixfiles, writer
 
-    held = lockfile.read(config.root)
-    if held is None:
-        return Freshness((), ("ohnix.lock is missing",))
+    held = lockfile.require(config.root)  # no lock: the one error every command gives
     drift = resolve.stale(config, held)
     if drift:
         return Freshness((), tuple(f"{d.key}: {d.detail}" for d in drift))

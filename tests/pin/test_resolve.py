@@ -282,3 +282,77 @@ def test_check_failure_starts_with_the_error(ohnix: Ohnix, locked: Path, repo: R
     res = ohnix("-C", str(locked), "lock", "--check", "--offline")
     assert res.returncode == 1
     assert res.stderr.startswith("ohnix: error: ")
+
+
+# --- what `ohnix lock` says (issue 16, point 11) --------------------------------------
+
+
+@pytest.mark.nix
+def test_lock_names_hashed_host_tools_and_dropped_pins(
+    ohnix: Ohnix, locked: Path, repo: Repo
+) -> None:
+    fresh = write_project(locked.parent / "fresh", {"a": {"git": repo.url, "ref": "main"}})
+    res = ohnix("-C", str(fresh), "lock")
+    assert res.returncode == 0, res.stderr
+    out = flat(res.stdout)
+    # Host tools are read and hashed here, not fetched; git sources are fetched.
+    assert re.search(r"hashed host/\S+ sha256-", out) and "pinned host/" not in out
+    assert f"pinned sources/a {repo.rev('main')} sha256-" in out
+    hashed = len(re.findall(r"(?:^|\s)hashed host/", out))
+    assert re.search(rf"ohnix.lock written: \d+ fetched, {hashed} hashed$", out), out
+    # Removing a source says which pins go.
+    write_project(locked, {"a": {"git": repo.url, "ref": "main"}})
+    res = ohnix("-C", str(locked), "lock", "--json")
+    assert res.returncode == 0, res.stderr
+    assert json_result(res.stdout)["pins"]["sources/b"]["status"] == "dropped"
+    assert "sources" not in read_lock(locked) or "b" not in read_lock(locked)["sources"]
+
+
+@pytest.mark.nix
+def test_keep_going_with_nothing_pinned_writes_no_lock(ohnix: Ohnix, tmp_path: Path) -> None:
+    # A LiteOS-M product with nixpkgs: no host tools, no OHOS runtimes; both pins fail.
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "ohnix.toml").write_text(
+        '[project]\nname = "p"\n[nixpkgs]\npath = "/nonexistent/nixpkgs"\n'
+        '[sources.bad]\ngit = "file:///nonexistent/r"\nref = "x"\n'
+        '[products.wifiiot_hispark_pegasus]\nprovider = "nixpkgs"\n'
+    )
+    res = ohnix("-C", str(project), "lock", "--keep-going")
+    assert res.returncode == 1
+    assert not (project / "ohnix.lock").exists()
+    assert "Nothing was pinned, so no ohnix.lock was written." in flat(res.stderr)
+    assert "the others were pinned" not in res.stderr
+    assert "ohnix.lock not written" in flat(res.stdout)
+
+
+@pytest.mark.nix
+def test_keep_going_counts_what_it_kept(ohnix: Ohnix, locked: Path, repo: Repo) -> None:
+    text = (locked / "ohnix.toml").read_text().replace('"stable"', '"gone"')
+    (locked / "ohnix.toml").write_text(text)
+    add_source(locked, "c", {"git": "file:///nonexistent/repo", "ref": "main"})
+    res = ohnix("-C", str(locked), "lock", "--keep-going")
+    assert res.returncode == 1
+    err = flat(res.stderr)
+    assert "2 pin(s) failed: sources/b, sources/c." in err
+    assert "Kept their previous entry: sources/b." in err
+    assert "Not in ohnix.lock yet: sources/c." in err
+    assert re.search(r"ohnix.lock holds the other \d+ pin\(s\)\.", err)
+
+
+@pytest.mark.nix
+def test_check_says_what_to_run_per_finding(ohnix: Ohnix, locked: Path, repo: Repo) -> None:
+    add_source(locked, "new", {"git": repo.url, "ref": "v1"})
+    res = ohnix("-C", str(locked), "lock", "--check", "--offline")
+    err = flat(res.stderr)
+    assert "sources/new: missing: in ohnix.toml but not in ohnix.lock; `ohnix lock` pins it" in err
+    assert "--update" not in err
+
+
+def test_a_shell_without_a_lock_says_what_every_command_says(ohnix: Ohnix, tmp_path: Path) -> None:
+    write_project(tmp_path, {})
+    lock_says = ohnix("-C", str(tmp_path), "render").stderr
+    for argv in (("shell", "qemu-arm64-linux-min"), ("run", "qemu-arm64-linux-min", "--", "true")):
+        res = ohnix("-C", str(tmp_path), *argv)
+        assert res.returncode == 1 and res.stderr == lock_says, (argv, res.stderr)
+    assert f"No ohnix.lock in {tmp_path}." in lock_says and "missing" not in lock_says
