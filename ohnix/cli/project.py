@@ -236,7 +236,7 @@ def gc(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-def direnv(ctx: typer.Context, product: ProductArg) -> None:
+def direnv(ctx: typer.Context, product: ProductArg, as_json: JsonOpt = False) -> None:
     """Write an .envrc that loads the product's shell from ohnix's cache.
 
     Example: ohnix direnv rk3566 && direnv allow
@@ -244,7 +244,10 @@ def direnv(ctx: typer.Context, product: ProductArg) -> None:
     from ohnix.shell import enter
 
     path = enter.direnv(load_project(ctx), product)
-    sys.stdout.write(f"wrote {path}; run `direnv allow`\n")
+    if as_json:
+        emit_json({"product": product, "path": str(path)})
+    else:
+        sys.stdout.write(f"wrote {path}; run `direnv allow`\n")
 
 
 @app.command()

@@ -416,7 +416,8 @@ def test_gc_drops_unconfigured_products_only(tmp_path: Path) -> None:
 
 @pytest.mark.nix
 def test_direnv_watches_exactly_the_key_files(warm: Path, tmp_path: Path) -> None:
-    ok_stdout(ohnix(warm, "direnv", P))
+    written = json_result(ok_stdout(ohnix(warm, "direnv", P, "--json")))
+    assert written == {"product": P, "path": str(warm / ".envrc")}
     lines = (warm / ".envrc").read_text().splitlines()
     watch = [ln for ln in lines if ln.startswith("watch_file ")]
     assert len(watch) == 1
