@@ -112,6 +112,18 @@ def cache_pull(
     _transfer_out(bincache.pull(load_project(ctx), products, source, public_key), as_json)
 
 
+def _install_spec(value: str | None) -> str | None:
+    if value is not None and (not value.strip() or not value.isprintable()):
+        raise typer.BadParameter(
+            "give one pip requirement on one line, e.g. 'ohnix @ git+https://HOST/ohnix@COMMIT'"
+        )
+    return value
+
+
+WRITE_VERBS = {"create": "wrote", "identical": "unchanged", "update": "updated",
+               "overwrite": "overwrote (edited)"}  # fmt: skip
+
+
 @app.command()
 def ci(
     ctx: typer.Context,
@@ -119,15 +131,39 @@ def ci(
     products: Annotated[
         list[str] | None, typer.Argument(help="Products to build (default: all).")
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite the workflow even if it was edited.")
+    ] = False,
+    ohnix_from: Annotated[
+        str | None,
+        typer.Option(
+            "--ohnix-from",
+            help="What the runner passes to `pip install` for ohnix (default: where this "
+            "ohnix was installed from, as pip recorded it).",
+            metavar="SPEC",
+            callback=_install_spec,
+        ),
+    ] = None,
 ) -> None:
-    """Write a CI workflow: install Nix, restore the cache, check render and lock, build, push.
+    """Write a CI workflow that passes on a fresh runner: a Debian container with Nix and
+    the host tools ohnix.lock pins, ohnix, the lock and render checks, the Nix cache of
+    `ohnix cache key`, a build per product, and a push of what the cache lacks.
 
-    Example: ohnix ci github
+    An edited workflow is left alone unless --force.
+
+    Example: ohnix ci github --ohnix-from 'ohnix @ git+https://HOST/ohnix@v0.1.0'
     """
-    from ohnix.render import workflow
+    from ohnix.render import install, workflow
 
-    path = workflow.write(load_project(ctx), provider, list(products or []))
-    sys.stdout.write(f"wrote {path}\n")
+    cfg = load_project(ctx)
+    how = install.given(ohnix_from) if ohnix_from is not None else install.recorded()
+    done = workflow.write(cfg, provider, list(products or []), how, force=force)
+    sys.stdout.write(f"{WRITE_VERBS[done.status]} {done.path}\n")
+    if done.unknown:
+        sys.stdout.write(
+            f"note: ohnix knows no Debian package for {', '.join(done.unknown)}; install "
+            "them in the workflow's first step, or `ohnix lock --check --offline` fails there\n"
+        )
 
 
 # --- audit and sbom -------------------------------------------------------------------

@@ -134,9 +134,13 @@ def _fetch(spec: Spec, seeds: dict[str, Path] | None = None) -> Pin:
 
 
 def _seed_for(spec: Spec, seeds: dict[str, Path] | None) -> Path | None:
+    """The seed for a pin: named like its URL, or (a runtime source) as Debian's source
+    package names it, so `apt-get source --download-only` output seeds as it is."""
     if not seeds or spec.kind != "url":
         return None
-    return seeds.get(PurePosixPath(urlsplit(spec.url).path).name)
+    found = seeds.get(PurePosixPath(urlsplit(spec.url).path).name)
+    debian = toolchain.debian_file(spec)
+    return found if found is not None or debian is None else seeds.get(debian)
 
 
 def seed_files(directory: Path) -> dict[str, Path]:

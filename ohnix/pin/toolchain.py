@@ -123,6 +123,12 @@ def in_store(spec: Spec) -> Pin | None:
                spec=spec.digest(), store_name=spec.store_name)  # fmt: skip
 
 
+def debian_file(spec: Spec) -> str | None:
+    """A runtime source's archive as Debian's source package names it."""
+    src = data()["sources"].get(spec.name) if spec.group == "runtimes" else None
+    return str(src["debian"]["file"]) if src else None
+
+
 def expected(pin: Pin) -> None:
     """A runtime source must be the archive data/runtimes.toml names, byte for byte."""
     if pin.group != "runtimes":
@@ -134,15 +140,20 @@ def expected(pin: Pin) -> None:
             f"`{pin.key}`: the archive for {pin.url} hashes to {pin.hash}, but ohnix builds "
             f"the OHOS toolchain from exactly {want} ({src['debian']['file']} of Debian's "
             f"`{src['debian']['package']}` source package has it).",
-            hint="Fetch it again (scripts/fetch-sources DIR) and run `ohnix lock --seed DIR`.",
+            hint=f"Fetch it again (Debian's `{src['debian']['package']}` source package) and run "
+            "`ohnix lock --seed DIR`.",
         )
 
 
 def seed_hint() -> str:
+    from ohnix.pin import debian
+
+    packages = " ".join(sorted(s["debian"]["package"] for s in data()["sources"].values()))
     return (
-        "The OHOS toolchain's sources (musl, LLVM, Go) come from Debian's source packages "
-        "on a machine without network: run `bash scripts/fetch-sources DIR` (it uses apt's "
-        "own mirror), then `ohnix lock --seed DIR`."
+        "The OHOS toolchain's sources (musl, LLVM, Go) are in Debian's source packages: add "
+        f"a `deb-src` line for {debian.sources_release()} to apt's sources, `apt-get update`, "
+        f"run `apt-get source --download-only {packages}` in an empty DIR, then `ohnix lock "
+        "--seed DIR` (it takes Debian's file names)."
     )
 
 
@@ -253,8 +264,8 @@ def missing_sandbox_paths(nix_config: dict[str, Any]) -> list[str]:
 
 
 SANDBOX_HINT = (
-    "Add `extra-sandbox-paths = /usr /lib /lib64? /bin` to /etc/nix/nix.conf (scripts/"
-    "bootstrap does; restart nix-daemon if one runs). Nix's sandbox stays on; it then shows "
+    "Add `extra-sandbox-paths = /usr /lib /lib64? /bin` to /etc/nix/nix.conf (and restart "
+    "nix-daemon if one runs; `ohnix doctor` checks it). Nix's sandbox stays on; it then shows "
     "builds this machine's system directories, which the host provider uses by design."
 )
 

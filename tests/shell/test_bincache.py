@@ -89,25 +89,6 @@ def test_cache_key_same_across_checkouts(tmp_path: Path) -> None:
 
 
 @pytest.mark.nix
-def test_ci_workflows(tmp_path: Path) -> None:
-    root = project(tmp_path / "p", "qemu-arm64-linux-min")
-    for provider, rel in (("github", ".github/workflows/ohnix.yml"), ("gitlab", ".gitlab-ci.yml")):
-        res = run_ohnix("-C", str(root), "ci", provider)
-        assert res.returncode == 0, res.stderr
-        text = (root / rel).read_text()
-        for step in (
-            "ohnix render --check",
-            "ohnix lock --check --offline",
-            "ohnix build qemu-arm64-linux-min",
-            "ohnix cache push",
-            "ohnix cache pull",
-        ):
-            assert step in text, (provider, step)  # fmt: skip
-    bad = run_ohnix("-C", str(root), "ci", "jenkins")
-    assert bad.returncode == 1 and "github, gitlab" in bad.stderr
-
-
-@pytest.mark.nix
 def test_signed_push_and_verified_pull(tmp_path: Path) -> None:
     product = f"signtest-{uuid.uuid4().hex[:8]}"
     root = project(tmp_path / "proj", product)
