@@ -28,6 +28,7 @@ from ohnix.cli.app import (
     load_project,
 )
 from ohnix.cli.bridge import bridge_app
+from ohnix.config import Provider
 from ohnix.errors import OhnixError
 
 # The command modules register on `app` when imported; named here so that is explicit.
@@ -109,14 +110,22 @@ def init(
     names: Annotated[
         list[str] | None, typer.Argument(help="Products to configure.", metavar="PRODUCT")
     ] = None,
+    provider: Annotated[
+        Provider,
+        typer.Option(
+            "--provider",
+            help="Where the products' tools come from: host (this machine's, offline), "
+            "nixpkgs, or ohos-prebuilts (OpenHarmony's own).",
+        ),
+    ] = "host",
 ) -> None:
     """Write a commented starter ohnix.toml (never overwrites one).
 
-    Example: ohnix init rk3568 qemu-arm64-linux-min
+    Example: ohnix init rk3568 qemu-arm64-linux-min --provider nixpkgs
     """
     from ohnix.render import starter
 
-    paths = starter.write(globals_of(ctx).directory, list(names or []))
+    paths = starter.write(globals_of(ctx).directory, list(names or []), provider)
     sys.stdout.write("".join(f"wrote {p}\n" for p in paths) + "next: ohnix lock\n")
 
 

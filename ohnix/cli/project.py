@@ -140,8 +140,8 @@ def render(
 ) -> None:
     """Write flake.nix, flake.lock, default.nix and nix/ohnix/ from ohnix.lock.
 
-    Reports create / identical / update per file; in a git work tree, new files are
-    marked intent-to-add so flakes can see them.
+    Lists each file it creates or updates and counts the unchanged ones; in a git work
+    tree, new files are marked intent-to-add so flakes can see them.
 
     Examples: ohnix render; ohnix render --check (CI, pre-commit)
     """
@@ -152,8 +152,13 @@ def render(
     if as_json:
         emit_json(report.as_dict())
     else:
+        # Only what changes, then one line for the rest (--json lists every file).
         for f in report.files:
-            sys.stdout.write(f"{f.status:>9} {f.path}\n")
+            if f.status != "identical":
+                sys.stdout.write(f"{f.status:>6} {f.path}\n")
+        same = sum(f.status == "identical" for f in report.files)
+        if same:
+            sys.stdout.write(f"{same} file{'s' if same != 1 else ''} unchanged\n")
         if report.visible:
             sys.stdout.write(
                 f"git: marked {len(report.visible)} new file(s) intent-to-add so Nix can see "

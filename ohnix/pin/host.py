@@ -46,8 +46,9 @@ VERSION_TIMEOUT_S = 30.0
 # Everything else stays on the host and is only linked to.
 SANDBOX_BUILDERS = {"bash-static": "bash", "busybox": "busybox"}
 BUILDER_HINT = (
-    "Install Debian's bash-static and busybox-static (scripts/bootstrap does), or give this "
-    "project a [nixpkgs] so that its shells are built with nixpkgs' bash."
+    "Install Debian's bash-static and busybox-static (`apt-get install bash-static "
+    "busybox-static`), or give this project a [nixpkgs] so that its shells are built with "
+    "nixpkgs' bash."
 )
 
 
@@ -114,11 +115,13 @@ def store_name(program: str) -> str:
 def locate(program: str) -> Path:
     found = proc.which(program)
     if found is None:
+        from ohnix.pin import debian
+
+        install = debian.install_hint(program) or "Install it"
         hint = (
             BUILDER_HINT
             if program in SANDBOX_BUILDERS
-            else "Install it (scripts/bootstrap lists Debian's cross packages), set "
-            "host_prefix, or choose another provider for this product."
+            else f"{install}, set host_prefix, or choose another provider for this product."
         )
         raise PrefetchError(f"The host tool `{program}` is not on PATH.", hint=hint)
     return Path(os.path.realpath(found))

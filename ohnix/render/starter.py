@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from ohnix import products
-from ohnix.config import CONFIG_NAME
+from ohnix.config import CONFIG_NAME, Provider
 from ohnix.errors import ConfigError
 
 DEFAULT_PRODUCT = "qemu-arm64-linux-min"
@@ -14,17 +14,15 @@ DEFAULT_PRODUCT = "qemu-arm64-linux-min"
 HEADER = """\
 # ohnix.toml: what this project needs to build for OpenHarmony.
 # `ohnix lock` pins it into ohnix.lock; `ohnix render` writes the Nix files;
-# `ohnix shell PRODUCT` enters a product's shell. Reference: docs/config.md.
+# `ohnix shell PRODUCT` enters a product's shell. `ohnix config` checks this file and
+# shows what it resolves to; an error names the key and what it accepts.
 
 [project]
 name = "{name}"
 openharmony = "4.1"
 
 # Which nixpkgs the `nixpkgs` provider uses (pinned by `ohnix lock`).
-# [nixpkgs]
-# url = "github:NixOS/nixpkgs"
-# ref = "nixos-25.11"
-
+{nixpkgs}
 # Toolchain wishes for the `nixpkgs` provider.
 # [toolchain]
 # llvm = 19             # llvmPackages_19, aimed at the product's *-linux-ohos triple
@@ -39,27 +37,37 @@ openharmony = "4.1"
 # submodules = false
 """
 
+NIXPKGS = """\
+[nixpkgs]
+url = "github:NixOS/nixpkgs"
+ref = "nixos-25.11"
+"""
+
 PRODUCT = """
 [products.{name}]
 # {description}
 # provider: "host" (this machine's cross tools, works offline), "nixpkgs", or
 # "ohos-prebuilts" (OpenHarmony's own clang/gn/ninja/node, as in the build container).
-provider = "host"
+provider = "{provider}"
 # env = {{ MY_FLAG = "1" }}
 # tools = {{ go = "host" }}   # per-tool provider override
 """
 
 
-def text(project_name: str, names: list[str]) -> str:
+def text(project_name: str, names: list[str], provider: Provider = "host") -> str:
     chosen = names or [DEFAULT_PRODUCT]
     seen: set[str] = set()
-    parts = [HEADER.format(name=project_name)]
+    # Commented out unless a product uses it (a [nixpkgs] is pinned, so fetched, by lock).
+    nixpkgs = NIXPKGS if provider == "nixpkgs" else "".join(f"# {line}\n" for line in
+                                                            NIXPKGS.splitlines())  # fmt: skip
+    parts = [HEADER.format(name=project_name, nixpkgs=nixpkgs)]
     for name in chosen:
         product = products.get(name)
         if name in seen:
             raise ConfigError(f"Product `{name}` was given twice.")
         seen.add(name)
-        parts.append(PRODUCT.format(name=name, description=product.description))
+        parts.append(PRODUCT.format(name=name, description=product.description,
+                                    provider=provider))  # fmt: skip
         parts.append(f'# target_cpu is "{product.cpu}" ({product.triple}, float ABI '
                      f"{product.float_abi}).\n")  # fmt: skip
         for cpu in product.variants:
@@ -79,7 +87,7 @@ GITIGNORE = """\
 """
 
 
-def write(directory: Path, names: list[str]) -> list[Path]:
+def write(directory: Path, names: list[str], provider: Provider = "host") -> list[Path]:
     """Write ohnix.toml and, where none exists, a .gitignore of the machine-local folders.
     Returns the paths written."""
     path = directory / CONFIG_NAME
@@ -89,7 +97,7 @@ def write(directory: Path, names: list[str]) -> list[Path]:
             hint="Edit it, or remove it first to start over.",
         )
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", directory.resolve().name).strip("-") or "project"
-    content = text(name, names)
+    content = text(name, names, provider)
     directory.mkdir(parents=True, exist_ok=True)
     with path.open("x", encoding="utf-8") as fh:
         fh.write(content)

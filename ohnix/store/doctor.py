@@ -211,9 +211,8 @@ def _build_users(config: dict[str, Any]) -> Check:
             "fail",
             f"build-users-group = {group}, but the group `{group}` does not exist: every "
             "build fails. (Debian's nix-setup-systemd makes it; --no-install-recommends skips it.)",
-            f"Run `bash scripts/bootstrap` from ohnix's repository, or as root: "
-            f"`groupadd --system {group}` and `useradd --system --no-create-home --gid {group} "
-            f"--groups {group} {group}1` (and {group}2..10); or set "
+            f"As root: `groupadd --system {group}` and `useradd --system --no-create-home "
+            f"--gid {group} --groups {group} {group}1` (and {group}2..10); or set "
             "`build-users-group =` (empty) in /etc/nix/nix.conf to build as root.",
         )
     if not members:

@@ -77,3 +77,49 @@ def test_completion_is_available(ohnix) -> None:
     res = ohnix("--show-completion", "bash", env={"SHELL": "/bin/bash"})
     assert res.returncode == 0
     assert "_OHNIX_COMPLETE" in res.stdout
+
+
+@pytest.mark.parametrize("provider", ["host", "nixpkgs", "ohos-prebuilts"])
+def test_init_provider(ohnix, tmp_path: Path, provider: str) -> None:
+    res = ohnix("-C", str(tmp_path), "init", "qemu-arm64-linux-min", "--provider", provider)
+    assert res.returncode == 0, res.stderr
+    text = (tmp_path / "ohnix.toml").read_text()
+    assert f'provider = "{provider}"' in text
+    # The starter is valid as written for each provider (nixpkgs: with a [nixpkgs] table).
+    shown = ohnix("-C", str(tmp_path), "config")
+    assert shown.returncode == 0, shown.stderr
+    assert f"qemu-arm64-linux-min: aarch64-linux-ohos via {provider}" in shown.stdout
+    assert ("\n[nixpkgs]\n" in text) == (provider == "nixpkgs")
+
+
+def test_init_unknown_provider_is_a_usage_error(ohnix, tmp_path: Path) -> None:
+    res = ohnix("-C", str(tmp_path), "init", "--provider", "prebuilts")
+    assert res.returncode == 2, res
+    assert "Invalid value for '--provider'" in res.stderr
+    assert "'nixpkgs', 'ohos-prebuilts', 'host'" in res.stderr
+    assert not (tmp_path / "ohnix.toml").exists()
+
+
+def test_user_facing_text_points_only_to_what_an_installed_ohnix_has() -> None:
+    """scripts/, docs/ and examples/ are in the repository, not in an installed ohnix: no
+    message, hint, template or rendered Nix file may send a user there (docstrings and
+    comments of the code may)."""
+    import ast
+    import re
+
+    repo = Path(__file__).resolve().parents[2]
+    pointer = re.compile(r"(?<![\w/])(scripts|docs|examples)/")
+    found = []
+    for path in sorted((repo / "ohnix").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        docstrings = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr)}
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Constant) and isinstance(node.value, str)
+                    and id(node) not in docstrings and pointer.search(node.value)):  # fmt: skip
+                found.append(f"{path.relative_to(repo)}:{node.lineno}")
+    shipped = [*(repo / "ohnix" / "render" / "templates").iterdir(), *(repo / "nix").rglob("*")]
+    for path in sorted(p for p in shipped if p.is_file()):
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if pointer.search(line):
+                found.append(f"{path.relative_to(repo)}:{n}")
+    assert found == []

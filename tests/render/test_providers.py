@@ -32,7 +32,7 @@ from ohnix import config, products
 from ohnix.pin import resolve
 from ohnix.shell import contents
 from ohnix.store import nix
-from tests.helpers import TESTS_DIR, ohos_sources_dir, ok, run_ohnix
+from tests.helpers import TESTS_DIR, json_result, ohos_sources_dir, ok, run_ohnix
 
 ROOT = TESTS_DIR.parent
 FAKE_NIXPKGS = TESTS_DIR / "nixpkgs"
@@ -340,7 +340,7 @@ def test_render_in_git_marks_new_files_intent_to_add(
     product = "qemu-arm64-linux-min"
     assert flake_drv(root, product) == flake_drv(outside, product)
     again = ohnix_ok(root, "render").stdout
-    assert "git:" not in again and "identical flake.nix" in again
+    assert "git:" not in again and re.fullmatch(r"\d+ files unchanged\n", again), again
 
 
 @pytest.mark.nix
@@ -481,7 +481,12 @@ def test_render_check_and_dry_run(tmp_path: Path) -> None:
     assert check.returncode == 1 and "+++ b/flake.nix" in check.stdout
     ohnix_ok(root, "render")
     rendered_files = files_of(root)
-    assert "identical flake.nix" in ohnix_ok(root, "render", "--check").stdout
+    # Only what changes is listed, then one line for the rest; --json lists every file.
+    quiet = ohnix_ok(root, "render", "--check").stdout
+    assert quiet == f"{len(rendered_files) - 2} files unchanged\n", quiet  # no ohnix.toml/lock
+    listed = json_result(ohnix_ok(root, "render", "--check", "--json").stdout)["files"]
+    assert len(listed) == len(rendered_files) - 2
+    assert "flake.nix" in json.dumps(listed) and "identical" in json.dumps(listed)
     flake = root / "flake.nix"
     flake.write_text(flake.read_text().replace("devShells =", "devShells = # edited\n"))
     edited = files_of(root)
@@ -489,7 +494,8 @@ def test_render_check_and_dry_run(tmp_path: Path) -> None:
     assert res.returncode == 1, res.stdout + res.stderr
     assert "--- a/flake.nix" in res.stdout and "# edited" in res.stdout
     assert "differ" in res.stderr and "Traceback" not in res.stderr
-    assert "update flake.nix" in ohnix_ok(root, "render", "--dry-run").stdout
+    dry = ohnix_ok(root, "render", "--dry-run").stdout
+    assert dry == f"update flake.nix\n{len(rendered_files) - 3} files unchanged\n", dry
     assert files_of(root) == edited
     ohnix_ok(root, "render")
     assert files_of(root) == rendered_files
