@@ -109,3 +109,25 @@ def test_seeded_ohos_prebuilts_lock_pins_the_4_1_urls(tmp_path: Path) -> None:
     base = "https://repo.huaweicloud.com/openharmony/compiler"
     assert f"{base}/clang/15.0.4-81cdec/linux/clang_linux-x86_64-81cdec-20240308.tar.gz" in text
     assert f"{base}/gn/20240115/linux/gn-linux-x86-20240115.tar.gz" in text
+
+
+@pytest.mark.nix
+def test_runtime_sources_seed_under_debians_file_names(tmp_path: Path, ohos_sources: Path) -> None:
+    """`apt-get source --download-only musl ...` leaves musl_1.2.3.orig.tar.gz: --seed takes
+    that name for runtimes/musl (so a wrong one under it is refused, naming both hashes)."""
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "ohnix.toml").write_text(
+        '[project]\nname = "deb"\n[products.qemu-arm64-linux-min]\nprovider = "host"\n'
+    )
+    seeds = tmp_path / "debian"
+    seeds.mkdir()
+    (seeds / "musl_1.2.3.orig.tar.gz").write_bytes(b"not musl " + tmp_path.name.encode())
+    res = run_ohnix("-C", str(project), "lock", "--offline", "--seed", str(seeds))
+    assert res.returncode == 1, res
+    assert "`runtimes/musl`: the archive for https://musl.libc.org/" in res.stderr
+    assert "Debian's `musl` source package" in res.stderr
+    (seeds / "musl_1.2.3.orig.tar.gz").unlink()
+    (seeds / "musl_1.2.3.orig.tar.gz").symlink_to(ohos_sources / "musl-1.2.3.tar.gz")
+    ok = run_ohnix("-C", str(project), "lock", "--offline", "--seed", str(seeds))
+    assert ok.returncode == 0, ok.stderr

@@ -113,6 +113,24 @@ def test_debian_packages_are_the_ones_dpkg_names() -> None:
     assert checked >= len(debian.data()["programs"])  # the host provider's whole set
 
 
+def test_a_missing_host_tool_names_its_debian_package(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from ohnix.errors import PrefetchError
+    from ohnix.pin import host
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing on PATH
+    with pytest.raises(PrefetchError) as err:
+        host.locate("ld.lld-19")
+    assert "Install Debian's lld-19 (`apt-get install lld-19`), set host_prefix" in str(err.value)
+    with pytest.raises(PrefetchError) as err:
+        host.locate("aarch64-linux-gnu-gcc")
+    assert "`apt-get install gcc-aarch64-linux-gnu g++-aarch64-linux-gnu" in str(err.value)
+    with pytest.raises(PrefetchError) as err:
+        host.locate("mips-linux-gnu-gcc")
+    assert "Install it, set host_prefix" in str(err.value) and "scripts/" not in str(err.value)
+
+
 def check_schema(provider: str, path: Path) -> None:
     res = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema",
                           SCHEMAS[provider], str(path)], capture_output=True, text=True,
