@@ -103,10 +103,15 @@ class NixpkgsSpec:
     path: str | None = None
 
 
+# The Go release line the nixpkgs provider takes when [toolchain] asks for none (go_1_25).
+NIXPKGS_GO = "1.25"
+GO_LINE = re.compile(r"^[1-9][0-9]*\.[0-9]+$")
+
+
 @dataclass(frozen=True)
 class Toolchain:
     llvm: int = 19
-    go: str = "1.25"
+    go: str | None = None  # None: each provider's own Go (nixpkgs: NIXPKGS_GO)
     gcc: str = "pkgsCross"
     go_patches: tuple[str, ...] = ()
     go_fork: str | None = None
@@ -332,6 +337,12 @@ def parse(raw: dict[str, Any], path: Path) -> Config:
     tc["go_patches"] = tuple(tc.get("go_patches", ()))
     toolchain = Toolchain(**tc)
     check.choice(toolchain.gcc, "[toolchain].gcc", GCC_FLAVOURS)
+    if toolchain.go is not None and not GO_LINE.match(toolchain.go):
+        raise check.fail(
+            "[toolchain].go",
+            f"`{toolchain.go}` is not a Go release line: give MAJOR.MINOR, e.g. "
+            f'go = "{NIXPKGS_GO}" (nixpkgs names Go so: go_{NIXPKGS_GO.replace(".", "_")}).',
+        )
 
     sources = _sources(check, raw.get("sources", {}))
     names = {s.name for s in sources}

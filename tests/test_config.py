@@ -6,7 +6,7 @@ import pytest
 
 from ohnix import config
 from ohnix.errors import ConfigError
-from tests.helpers import run_ohnix
+from tests.helpers import json_result, run_ohnix
 
 GOOD = """
 [project]
@@ -285,3 +285,83 @@ def test_go_patch_files_must_be_files_of_the_project(
     res = run_ohnix("-C", str(root), "config")
     assert res.returncode == 1 and needle in res.stderr, res.stderr
     assert "[toolchain].go_patches" in res.stderr
+
+
+# --- [toolchain] go: what each provider can give (issue 16, point 3) --------------------
+
+HOST_GO_PROJECT = '[project]\nname = "x"\n{toolchain}[products.rk3566]\nprovider = "host"\n'
+
+
+@pytest.mark.parametrize("command", ["config", "lock"])
+def test_a_go_the_host_provider_cannot_build_is_an_error(tmp_path: Path, command: str) -> None:
+    (tmp_path / "ohnix.toml").write_text(HOST_GO_PROJECT.format(toolchain='[toolchain]\ngo = "1.22"\n'))
+    res = run_ohnix("-C", str(tmp_path), command)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert res.stderr == (
+        f"ohnix: error: {tmp_path / 'ohnix.toml'}: [toolchain].go asks for Go 1.22, but the "
+        "host provider builds Go 1.19.8 from source (go1.19.8.src.tar.gz) for rk3566, and no "
+        'other Go. Set go = "1.19" (or remove the key), or take Go from nixpkgs for these '
+        'products: tools = { go = "nixpkgs" } under [products.rk3566] (with a [nixpkgs] that '
+        "has go_1_22).\n"
+    )
+    assert not (tmp_path / "ohnix.lock").exists()
+
+
+@pytest.mark.parametrize("toolchain", ["", '[toolchain]\ngo = "1.19"\n'])
+def test_config_shows_the_go_each_shell_really_gets(tmp_path: Path, toolchain: str) -> None:
+    (tmp_path / "ohnix.toml").write_text(
+        HOST_GO_PROJECT.format(toolchain=toolchain)
+        + '[products.wifiiot_hispark_pegasus]\nprovider = "host"\n'
+        + '[products.rk3568]\nprovider = "nixpkgs"\n[nixpkgs]\npath = "/nixpkgs"\n'
+    )
+    text = run_ohnix("-C", str(tmp_path), "config")
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    assert lines[1] == (
+        "  rk3566: arm-linux-ohos via host; Go 1.19.8 (built by ohnix from go1.19.8.src.tar.gz)"
+    )
+    go = "1.19" if toolchain else "1.25"
+    attr = f"go_{go.replace('.', '_')}"
+    assert lines[2].endswith(f"via nixpkgs; Go {go} (nixpkgs' {attr} at the pinned revision)")
+    assert lines[3].endswith("via host; Go: none: Go cannot target LiteOS-M (no MMU, no OS "
+                             "threads, no GOOS for it); only the C steps run"), lines
+    data = json_result(run_ohnix("-C", str(tmp_path), "config", "--json").stdout)
+    assert data["toolchain"]["go"] == (go if toolchain else None)
+    got = {p["name"]: p["go"] for p in data["products"]}
+    assert got["rk3566"] == {"provider": "host", "version": "1.19.8",
+                             "source": "built by ohnix from go1.19.8.src.tar.gz"}  # fmt: skip
+    assert got["rk3568"]["version"] == go and got["wifiiot_hispark_pegasus"]["version"] is None
+
+
+def test_a_go_other_than_the_hosts_pinned_go_is_an_error(tmp_path: Path) -> None:
+    """A product whose shell runs this machine's own `go` (a Debian GCC stand-in): the
+    version ohnix.lock recorded for it must be the one asked for."""
+    from ohnix.pin import host
+    from ohnix.pin.lockfile import Lock, Pin
+
+    text = '[project]\nname = "x"\n[toolchain]\ngo = "1.22"\n[products.q]\nextends = ' \
+        '"qemu-arm64-linux-min"\nprovider = "host"\nhost_prefix = "aarch64-linux-gnu-"\n'  # fmt: skip
+    cfg = config.load(write(tmp_path, text))
+    pin = Pin(key="host/go", kind="host", url="go", hash="sha256-" + "A" * 43 + "=", spec="x",
+              store_name="host-go", path="/usr/lib/go-1.19/bin/go",
+              version="go version go1.19.8 linux/amd64")  # fmt: skip
+    with pytest.raises(ConfigError) as err:
+        host.check_go(cfg, Lock().with_pins([pin]))
+    assert str(err.value) == (
+        f"{tmp_path / 'ohnix.toml'}: [toolchain].go asks for Go 1.22, but the host provider "
+        "gives q this machine's `go` (/usr/lib/go-1.19/bin/go: go version go1.19.8 "
+        "linux/amd64). Put Go 1.22 first on PATH and run `ohnix lock`, set go = \"1.19\", or "
+        'take Go from nixpkgs: tools = { go = "nixpkgs" } under [products.q].'
+    )
+    host.check_go(config.load(write(tmp_path, text.replace("1.22", "1.19"))),
+                  Lock().with_pins([pin]))  # fmt: skip
+
+
+@pytest.mark.parametrize("value", ["1.22.3", "go1.22", "latest", "1"])
+def test_go_must_be_a_release_line(tmp_path: Path, value: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        config.load(write(tmp_path, HOST_GO_PROJECT.format(toolchain=f'[toolchain]\ngo = "{value}"\n')))
+    assert str(err.value) == (
+        f"{tmp_path / 'ohnix.toml'}: [toolchain].go: `{value}` is not a Go release line: give "
+        'MAJOR.MINOR, e.g. go = "1.25" (nixpkgs names Go so: go_1_25).'
+    )

@@ -136,9 +136,13 @@ def show_config(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     Example: ohnix -C my-project config --json
     """
     from ohnix import config
+    from ohnix.shell import contents
 
     cfg = load_project(ctx)
     data = config.as_dict(cfg)
+    gos = contents.go_choices(cfg)
+    for p in data["products"]:
+        p["go"] = gos[p["name"]].as_dict()
     if as_json:
         emit_json(data)
         return
@@ -147,7 +151,11 @@ def show_config(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     )
     for p in data["products"].values():
         tools = "".join(f", {t}={v}" for t, v in p["tools"].items())
-        sys.stdout.write(f"  {p['name']}: {p['product']['triple']} via {p['provider']}{tools}\n")
+        go = gos[p["name"]]
+        shown = f"Go {go.version} ({go.source})" if go.version else f"Go: {go.source}"
+        sys.stdout.write(
+            f"  {p['name']}: {p['product']['triple']} via {p['provider']}{tools}; {shown}\n"
+        )
 
 
 @app.command()

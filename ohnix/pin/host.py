@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable
@@ -19,7 +20,7 @@ from pathlib import Path
 from ohnix import proc
 from ohnix.atomic import temp_prefix
 from ohnix.config import Config, ProductConfig
-from ohnix.errors import CommandError, OhnixError, PrefetchError
+from ohnix.errors import CommandError, ConfigError, OhnixError, PrefetchError
 from ohnix.pin import toolchain
 from ohnix.pin.lockfile import Lock, Pin, Spec
 from ohnix.store import nar
@@ -40,6 +41,7 @@ CC_VARS = dict(
     zip(CC_TOOLS, ("CC", "CXX", "AR", "LD", "NM", "OBJCOPY", "STRIP", "RANLIB"), strict=True)
 )
 VERSION_TIMEOUT_S = 30.0
+GO_VERSION = re.compile(r"\bgo(\d+\.\d+(?:\.\d+)?)")  # `go version go1.19.8 linux/amd64`
 # Nix's sandbox (its default) hides the host's file system from builders, so the host
 # provider's derivations are built by static programs that ohnix *copies* into the store
 # (Debian's bash-static and busybox-static): {program: its name under the store path's bin/}.
@@ -79,6 +81,40 @@ def tools_for(pc: ProductConfig) -> tuple[HostTool, ...]:
     if pc.provider_for("go") == "host" and pc.product.go.supported and not toolchain.builds_go(pc):
         out.append(HostTool("GO", "go"))  # else Go is built from source (host/go bootstraps it)
     return tuple(out)
+
+
+def go_version(pin: Pin) -> str | None:
+    """The version (1.19.8) of a pinned host `go`, from its recorded `go version`."""
+    match = GO_VERSION.search(pin.version or "")
+    return match.group(1) if match else None
+
+
+def go_line(pin: Pin) -> str | None:
+    """The release line (1.19) of a pinned host `go`."""
+    version = go_version(pin)
+    return ".".join(version.split(".")[:2]) if version else None
+
+
+def takes_host_go(pc: ProductConfig) -> bool:
+    """Whether the product's shell runs this machine's own `go` (not one ohnix builds)."""
+    return any(t.var == "GO" for t in tools_for(pc))
+
+
+def check_go(config: Config, lock: Lock) -> None:
+    """[toolchain].go against this machine's `go`, for the products whose shell takes it
+    from PATH: its version is known once `ohnix lock` has pinned it."""
+    asked = config.toolchain.go
+    names = [pc.name for pc in config.products if takes_host_go(pc)]
+    held = lock.get("host/go")
+    if asked is None or not names or held is None or go_line(held) == asked:
+        return
+    raise ConfigError(
+        f"{config.path}: [toolchain].go asks for Go {asked}, but the host provider gives "
+        f"{', '.join(names)} this machine's `go` ({held.path}: {held.version}).",
+        hint=f"Put Go {asked} first on PATH and run `ohnix lock`, set go = "
+        f'"{go_line(held) or "MAJOR.MINOR"}", or take Go from nixpkgs: tools = {{ go = '
+        f'"nixpkgs" }} under [products.{names[0]}].',
+    )
 
 
 def needs_builders(config: Config) -> bool:

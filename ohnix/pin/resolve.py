@@ -72,6 +72,7 @@ def _unpacks(url: str) -> bool:
 
 def specs(config: Config) -> list[Spec]:
     """Every pin ohnix.toml asks for, in key order."""
+    toolchain.check_go(config)  # a Go the provider cannot give is an error, not ignored
     out: list[Spec] = []
     if config.nixpkgs is not None:
         n = config.nixpkgs
@@ -294,6 +295,7 @@ def check(config: Config, lock: Lock, *, offline: bool, jobs: int = DEFAULT_JOBS
     Offline it checks the lock against ohnix.toml and re-hashes host tools; online it also
     re-resolves every ref and re-fetches every pin to compare revs and hashes.
     """
+    host.check_go(config, lock)
     wanted = specs(config)
     drift: list[Drift] = []
     keys = {s.key for s in wanted}
@@ -406,6 +408,7 @@ def lock_project(
             seeds=seed_files(seed) if seed else None,
             on_done=on_done,
         )
+        host.check_go(config, res.lock)
         pins = {p.key: p for p in res.lock.pins}
         kept = []
         for o in res.failed:

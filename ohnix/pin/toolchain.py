@@ -19,7 +19,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from ohnix.config import Config, ProductConfig, is_patch_file
-from ohnix.errors import LockError
+from ohnix.errors import ConfigError, LockError
 from ohnix.pin.lockfile import Lock, Pin, Spec
 from ohnix.store import nar
 
@@ -56,6 +56,31 @@ def builds_go(pc: ProductConfig) -> bool:
     provider; the nixpkgs provider patches nixpkgs' Go instead)."""
     return (
         compiler_for(pc) == "host" and pc.provider_for("go") == "host" and pc.product.go.supported
+    )
+
+
+def built_go() -> dict[str, str]:
+    """The Go the host provider builds: its `version` (1.19.8) and release line `go` (1.19)."""
+    src = data()["sources"]["go"]
+    return {"version": str(src["version"]), "go": str(src["go"]), "url": str(src["url"])}
+
+
+def check_go(config: Config) -> None:
+    """[toolchain].go must be a Go the products' provider can give: the host provider builds
+    exactly the Go of data/runtimes.toml (the source its OHOS toolchain build pins), so
+    another release line there would be silently ignored."""
+    asked = config.toolchain.go
+    built = built_go()
+    names = [pc.name for pc in config.products if builds_go(pc)]
+    if asked is None or asked == built["go"] or not names:
+        return
+    raise ConfigError(
+        f"{config.path}: [toolchain].go asks for Go {asked}, but the host provider builds "
+        f"Go {built['version']} from source (go{built['version']}.src.tar.gz) for "
+        f"{', '.join(names)}, and no other Go.",
+        hint=f'Set go = "{built["go"]}" (or remove the key), or take Go from nixpkgs for '
+        f'these products: tools = {{ go = "nixpkgs" }} under [products.{names[0]}] (with a '
+        f"[nixpkgs] that has go_{asked.replace('.', '_')}).",
     )
 
 

@@ -87,9 +87,11 @@ def check_attrs(config: Config, lock: Lock) -> None:
         )
     missing = nix.missing_attrs(library_dir() / "check-attrs.nix", src, attrs)
     if missing:
+        asked = contents.asked_attrs(config)
+        why = "; ".join(f"{asked[a]} in {config.path} names `{a}`" for a in missing if a in asked)
         raise RenderError(
             f"The pinned nixpkgs ({pin.url} at {pin.rev or pin.hash}) has no attribute "
-            f"{', '.join(f'`{a}`' for a in missing)}.",
+            f"{', '.join(f'`{a}`' for a in missing)}" + (f" ({why})." if why else "."),
             hint="Choose a toolchain it has in ohnix.toml ([toolchain] llvm/go), or pin "
             "another nixpkgs and run `ohnix lock --update nixpkgs`.",
         )

@@ -14,7 +14,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from ohnix.config import Config, ProductConfig
+from ohnix.config import NIXPKGS_GO, Config, ProductConfig
 from ohnix.errors import ProductError, RenderError
 from ohnix.pin import host, toolchain
 from ohnix.pin.lockfile import Lock
@@ -75,7 +75,7 @@ class Tool:
 
 def _format(attr: str, config: Config) -> str:
     return attr.replace("{llvm}", str(config.toolchain.llvm)).replace(
-        "{go}", config.toolchain.go.replace(".", "_")
+        "{go}", (config.toolchain.go or NIXPKGS_GO).replace(".", "_")
     )
 
 
@@ -160,6 +160,55 @@ def go_tool(pc: ProductConfig, config: Config) -> Tool | None:
     tc = config.toolchain
     return Tool("GO", "nixpkgs", "bin/go", attr=_format(toolchains()["go"]["attr"], config),
                 patches=tuple(f"{p}" for p in tc.go_patches), fork=tc.go_fork)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class GoChoice:
+    """The Go a product's shell really gets, for `ohnix config`."""
+
+    provider: str | None  # host, nixpkgs; None: the product has no Go
+    version: str | None  # 1.19.8 (built), 1.25 (a nixpkgs release line); None: not known
+    source: str  # where it comes from, in words
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"provider": self.provider, "version": self.version, "source": self.source}
+
+
+def go_choice(pc: ProductConfig, config: Config, lock: Lock | None) -> GoChoice:
+    go = pc.product.go
+    if not go.supported:
+        return GoChoice(None, None, f"none: {go.reason or 'Go does not target this product'}")
+    if toolchain.builds_go(pc):
+        built = toolchain.built_go()
+        return GoChoice("host", built["version"],
+                        f"built by ohnix from go{built['version']}.src.tar.gz")  # fmt: skip
+    provider = pc.provider_for("go")
+    if provider == "host":
+        held = lock.get("host/go") if lock else None
+        if held is None:
+            return GoChoice("host", None, "this machine's `go` (its version: after `ohnix lock`)")
+        return GoChoice("host", host.go_version(held), f"this machine's `go`, {held.path}")
+    if provider == "ohos-prebuilts":
+        return GoChoice(provider, None, 'none: OpenHarmony ships no Go prebuilt; set tools = '
+                        '{ go = "nixpkgs" } or { go = "host" }')  # fmt: skip
+    attr = _format(toolchains()["go"]["attr"], config)
+    return GoChoice("nixpkgs", config.toolchain.go or NIXPKGS_GO,
+                    f"nixpkgs' {attr} at the pinned revision")  # fmt: skip
+
+
+def go_choices(config: Config) -> dict[str, GoChoice]:
+    """Each product's Go; an error when ohnix.toml asks for a Go its provider cannot give."""
+    from ohnix.errors import LockError
+    from ohnix.pin import lockfile
+
+    toolchain.check_go(config)
+    try:
+        held = lockfile.read(config.root)
+    except LockError:
+        held = None  # a damaged lock: only the versions it pinned are unknown
+    if held is not None:
+        host.check_go(config, held)
+    return {pc.name: go_choice(pc, config, held) for pc in config.products}
 
 
 def container_tools(pc: ProductConfig) -> list[Tool]:
@@ -309,6 +358,16 @@ def data(config: Config, lock: Lock) -> dict[str, Any]:
             out["compilers"]["host"] = toolchain.host_compiler(lock)
         if "nixpkgs" in compilers:
             out["compilers"]["nixpkgs"] = toolchain.nixpkgs_compiler(config)
+    return out
+
+
+def asked_attrs(config: Config) -> dict[str, str]:
+    """The nixpkgs attributes that a [toolchain] key names, with that key (for errors)."""
+    go = config.toolchain.go
+    out = {_format(toolchains()["go"]["attr"], config):
+           f'[toolchain].go = "{go}"' if go else f"the default Go ({NIXPKGS_GO})"}  # fmt: skip
+    for attr in toolchains()["llvm"].values():
+        out[_format(attr, config)] = f"[toolchain].llvm = {config.toolchain.llvm}"
     return out
 
 

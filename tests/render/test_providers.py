@@ -445,7 +445,7 @@ def test_flake_lock_is_the_one_nix_writes(
 
 
 @pytest.mark.nix
-@pytest.mark.parametrize("case", ["llvm-15", "no-go_1_25"])
+@pytest.mark.parametrize("case", ["llvm-15", "no-go_1_25", "go-1.22"])
 def test_missing_attribute_is_a_clear_render_error(
     fake_nixpkgs: Path, tmp_path: Path, case: str
 ) -> None:
@@ -454,6 +454,9 @@ def test_missing_attribute_is_a_clear_render_error(
     if case == "llvm-15":
         nixpkgs, missing = fake_nixpkgs, "llvmPackages_15.clang-unwrapped"
         extra = {"toolchain": {"llvm": 15}}
+    elif case == "go-1.22":  # a Go the pinned nixpkgs has no attribute for (issue 16, point 3)
+        nixpkgs, missing = fake_nixpkgs, "go_1_22"
+        extra = {"toolchain": {"go": "1.22"}}
     else:
         nixpkgs, missing = copy_fake_nixpkgs(tmp_path / "nixpkgs", drop="go_1_25"), "go_1_25"
     write_config(
@@ -465,6 +468,8 @@ def test_missing_attribute_is_a_clear_render_error(
     assert res.returncode == 1, res.stdout + res.stderr
     assert "Traceback" not in res.stderr
     assert f"`{missing}`" in res.stderr and str(nixpkgs) in res.stderr
+    if case == "go-1.22":
+        assert f'[toolchain].go = "1.22" in {root / "ohnix.toml"} names `go_1_22`' in res.stderr
     assert files_of(root) == before
 
 
