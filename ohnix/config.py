@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any, Literal, TypedDict, cast
 
 from ohnix import products as catalog
+from ohnix import root
 from ohnix.errors import ConfigError, did_you_mean
 from ohnix.products import KERNELS, LIBCS, SYSTEM_TYPES, Product, product_from_dict
 
-CONFIG_NAME = "ohnix.toml"
+CONFIG_NAME = root.CONFIG_NAME
 SourceKind = Literal["git", "url"]
 Provider = Literal["nixpkgs", "ohos-prebuilts", "host"]
 PROVIDERS: tuple[Provider, ...] = ("nixpkgs", "ohos-prebuilts", "host")
@@ -275,14 +276,16 @@ def _kind(value: Any) -> str:
 
 
 def find(directory: Path) -> Path:
-    path = directory / CONFIG_NAME
-    if not path.is_file():
+    """The ohnix.toml of the project `directory` is in: its own, or the nearest above it."""
+    found = root.find(directory)
+    if found is None:
+        ceiling = f" (below {root.CEILING_VAR})" if root.ceilings() else ""
         raise ConfigError(
-            f"No {CONFIG_NAME} in {directory}.",
-            hint="Run `ohnix init` to write a starter one, or pass -C DIR to use another "
-            "project directory.",
+            f"No {CONFIG_NAME} in {directory} or any folder above it{ceiling}.",
+            hint="Run `ohnix init` to write a starter one here, or pass -C DIR to work on "
+            "the project in DIR.",
         )
-    return path
+    return found / CONFIG_NAME
 
 
 def load(directory: Path) -> Config:

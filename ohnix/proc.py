@@ -290,14 +290,21 @@ def call(
     return 128 - code if code < 0 else code
 
 
-def exec_replace(argv: Sequence[str | Path], *, env: Mapping[str, str] | None = None) -> None:
+def exec_replace(
+    argv: Sequence[str | Path],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> None:
     """Replace this process with argv (`ohnix shell` hands the terminal to nix develop:
-    signals, job control and the exit status are then the child's own)."""
+    signals, job control and the exit status are then the child's own), in `cwd` if given."""
     args = [str(a) for a in argv]
-    log.debug("$ exec %s", shlex.join(args))
+    log.debug("$ exec %s%s", f"(in {cwd}) " if cwd else "", shlex.join(args))
     sys.stdout.flush()
     sys.stderr.flush()
     try:
+        if cwd is not None:
+            os.chdir(cwd)
         os.execvpe(args[0], args, _env(env) or dict(os.environ))
     except FileNotFoundError as exc:
         raise ToolNotFoundError(f"`{args[0]}` was not found on PATH.") from exc

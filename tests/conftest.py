@@ -30,6 +30,14 @@ def git_identity() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def project_ceiling(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test's project search climbs out of the test folders (to a stray ohnix.toml)."""
+    ceiling = str(tmp_path_factory.getbasetemp())
+    with environ_overlay({"OHNIX_CEILING_DIRECTORIES": ceiling}):
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
 def offline_nix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     conf_dir = tmp_path_factory.mktemp("nixconf")
     registry = conf_dir / "registry.json"

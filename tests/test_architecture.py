@@ -71,14 +71,14 @@ RULES = [
      ("ohnix.proc", "ohnix.store.nix")),
     # Loading config runs nothing: ohnix.toml and the product catalog are data.
     ("loading config runs nothing",
-     ("ohnix.config", "ohnix.products", "ohnix.errors", "ohnix.atomic"),
+     ("ohnix.config", "ohnix.products", "ohnix.errors", "ohnix.atomic", "ohnix.root"),
      ("ohnix.proc", "ohnix.store", "ohnix.pin", "ohnix.render", "ohnix.shell", "ohnix.audit",
       "ohnix.bridge", "ohnix.cli", "ohnix.ui")),
     # The warm `ohnix run` path (entry.py -> shell/envcache.py) imports only the stdlib and
     # these: nothing that pulls in Typer, Jinja or rich.
     ("the warm path stays standard-library only",
-     ("ohnix.entry", "ohnix.shell.envcache", "ohnix.atomic"),
-     (*(f"ohnix.{c}" for c in CORE if c not in ("shell", "atomic")),
+     ("ohnix.entry", "ohnix.shell.envcache", "ohnix.atomic", "ohnix.root"),
+     (*(f"ohnix.{c}" for c in CORE if c not in ("shell", "atomic", "root")),
       "ohnix.shell.enter", "ohnix.shell.contents", "ohnix.shell.bincache")),
 ]  # fmt: skip
 

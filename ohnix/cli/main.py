@@ -16,7 +16,9 @@ import typer
 import typer.core
 
 from ohnix import __version__
-from ohnix.cli import ci, project
+from typer._click.exceptions import UsageError
+
+from ohnix.cli import ci, project, usage
 from ohnix.cli.app import (
     Globals,
     JsonOpt,
@@ -52,7 +54,8 @@ def _version(value: bool) -> None:
 def root(
     ctx: typer.Context,
     directory: Annotated[
-        Path, typer.Option("-C", "--directory", help="Run as if started in DIR.", metavar="DIR")
+        Path,
+        typer.Option("-C", "--directory", help="Run as if started in DIR.", metavar="DIR"),
     ] = Path(),
     verbose: Annotated[
         int, typer.Option("-v", "--verbose", count=True, help="Show the commands ohnix runs.")
@@ -65,6 +68,9 @@ def root(
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING, format="%(message)s", stream=sys.stderr
     )
+    if not directory.is_dir():  # a usage error (exit 2), as any other bad option value
+        what = "no such directory" if not directory.exists() else "not a directory"
+        raise UsageError(f"-C {directory}: {what}; -C takes the folder to work in.", ctx=ctx)
     ctx.obj = Globals(directory.resolve(), verbose)
 
 
@@ -240,7 +246,7 @@ def _failed(argv: list[str], code: int, kind: str, message: str, exc: BaseExcept
 def main(argv: list[str] | None = None) -> int:
     """Entry point: OhnixError -> one paragraph and exit 1; usage errors 2; Ctrl-C -> 130."""
     command = typer.main.get_command(app)
-    args = sys.argv[1:] if argv is None else argv
+    args = usage.hoist_globals(command, sys.argv[1:] if argv is None else list(argv))
     try:
         result = command.main(args=args, prog_name="ohnix", standalone_mode=False)
     except OhnixError as exc:
@@ -255,6 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Exit as exc:
         return exc.exit_code
     except typer.TyperException as exc:  # usage errors: click-style message, exit 2
+        sentence = usage.bad_value(exc)
+        if sentence is not None:  # not pydantic's wording
+            exc = UsageError(sentence, ctx=getattr(exc, "ctx", None))
         show = getattr(exc, "show", None)
         if callable(show):
             show()

@@ -175,6 +175,7 @@ def enter(config: Config, product: str, *, classic: bool, render_now: bool = Fal
         roots = add_roots(config, product)
         _prune_generations(roots)
     env = {"OHNIX_PRODUCT": product}
+    cwd = None
     if classic:
         argv = ["nix-shell", str(config.root / "default.nix"), "-A", product]
         # nix-shell looks for bash in <nixpkgs>, then on the *shell's* PATH (only its tools):
@@ -183,9 +184,22 @@ def enter(config: Config, product: str, *, classic: bool, render_now: bool = Fal
         if bash and "NIX_BUILD_SHELL" not in os.environ:
             env["NIX_BUILD_SHELL"] = bash
     else:
-        argv = [*nix.develop_argv(f".#{product}"), "--profile", str(roots / "profile")]
+        ref, cwd = flake_dir(config.root)
+        argv = [*nix.develop_argv(f"{ref}#{product}"), "--profile", str(roots / "profile")]
     envcache.restore_signals()  # an ignored SIGPIPE would stay ignored in the shell
-    proc.exec_replace(argv, env=env)
+    proc.exec_replace(argv, env=env, cwd=cwd)
+
+
+def flake_dir(root: Path) -> tuple[str, Path | None]:
+    """How `nix develop` names the project's flake, and the folder to start it in (None:
+    here). `.` only at the root: from a sub-folder or through -C, Nix would look for the
+    flake where ohnix was started; a root whose path has `#` or `?` (which end a flake
+    reference) is reached by starting there instead."""
+    if Path.cwd().resolve() == root:
+        return ".", None
+    if "#" in str(root) or "?" in str(root):
+        return ".", root
+    return str(root), None
 
 
 export_lines = envcache.export_lines

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ohnix import __version__
+from ohnix import root as project_root
 from ohnix.atomic import read_existing, write_text_atomic
 
 CACHE_DIR = ".ohnix/env"
@@ -229,10 +230,14 @@ def try_warm_run(argv: list[str]) -> None:
     """The fast path of `ohnix [-C DIR] run PRODUCT -- CMD...`: exec from the cache and
     never return, or return (having done nothing) so the full CLI handles it."""
     args = list(argv)
-    root = Path.cwd()
+    start = Path.cwd()
     if len(args) >= 2 and args[0] in ("-C", "--directory"):
-        root = Path(args[1]).resolve()
+        start = Path(args[1])
         args = args[2:]
+    # From a sub-folder too, as the full CLI does (which also words a bad -C).
+    root = project_root.find(start) if start.is_dir() else None
+    if root is None:
+        return
     if len(args) == 3 and args[0] == "run" and args[2] == "--print-env":
         # What .envrc runs on every prompt: answer from the cache without Typer.
         variables = load(root, args[1])

@@ -133,6 +133,25 @@ def test_cold_then_warm_reaches_the_target_compiler(project: Path, tmp_path: Pat
 
 
 @pytest.mark.nix
+def test_run_from_a_sub_folder_and_global_options_after_the_command(
+    project: Path, tmp_path: Path
+) -> None:
+    """Issue 16, point 4: the project is found above the working directory, which the
+    command keeps; -C and -v may follow the subcommand, but not into the user's command."""
+    sub = project / "nix" / "ohnix"
+    cmd = ["run", P, "--", "sh", "-c", 'pwd; echo "$@"', "sh", "-v", "-C", "x"]
+    cold = run_ohnix(*cmd, cwd=sub)
+    assert ok_stdout(cold).splitlines() == [str(sub), "-v -C x"]
+    assert "$ nix" not in cold.stderr
+    warm = ok_stdout(ohnix(sub, *cmd, path=no_nix_path(tmp_path)))  # the warm path, from sub
+    assert warm.splitlines() == [str(sub), "-v -C x"]
+    verbose = run_ohnix("run", P, "-v", "-C", str(project), "--print-env", cwd=tmp_path)
+    assert "export CC=" in ok_stdout(verbose)
+    lock = run_ohnix("lock", "--check", "-C", str(project), "-v", cwd=tmp_path)
+    assert "$ " in lock.stderr and "ohnix.lock matches" in ok_stdout(lock)
+
+
+@pytest.mark.nix
 @MODES
 @pytest.mark.parametrize("code", [0, 1, 42])
 def test_exit_status_propagates(project: Path, mode: str, code: int) -> None:
@@ -467,12 +486,14 @@ def test_print_env_is_sourceable_and_json(project: Path, mode: str) -> None:
 
 
 @pytest.mark.nix
+@pytest.mark.parametrize("start", ["root", "sub-folder"])
 @pytest.mark.parametrize("classic", [False, True], ids=["develop", "classic"])
 def test_shell_execs_nix_with_the_flake_ref_and_root(
-    project: Path, tmp_path: Path, classic: bool
+    project: Path, tmp_path: Path, classic: bool, start: str
 ) -> None:
     """A fake `nix`/`nix-shell` first on PATH records argv and its pid, then exits 7; other
-    nix calls (if any) go to the real one."""
+    nix calls (if any) go to the real one. From a sub-folder the flake is named by the
+    project's path (`.` would be the sub-folder: issue 16, point 4)."""
     log = tmp_path / "argv"
     bindir = tmp_path / "fake"
     record = (
@@ -483,8 +504,9 @@ def test_shell_execs_nix_with_the_flake_ref_and_root(
     fake_tool(bindir, "nix", passthrough + record)
     fake_tool(bindir, "nix-shell", record)
     args = ["shell", *(["--classic"] if classic else []), P]
+    cwd = project if start == "root" else project / "nix" / "ohnix"
     child = subprocess.Popen(
-        [sys.executable, "-m", "ohnix", *args], cwd=project, stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "ohnix", *args], cwd=cwd, stdin=subprocess.DEVNULL,
         env={**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}"},
     )  # fmt: skip
     assert child.wait() == 7
@@ -497,7 +519,7 @@ def test_shell_execs_nix_with_the_flake_ref_and_root(
         profile = str(envcache.profile_path(project, P))
         assert lines[3:] == [
             "--extra-experimental-features", "nix-command flakes",
-            "develop", f".#{P}", "--profile", profile,
+            "develop", f"{'.' if start == 'root' else project}#{P}", "--profile", profile,
         ]  # fmt: skip
 
 
@@ -630,6 +652,8 @@ def test_warm_path_takes_only_the_plain_run_shape(
     calls: list[tuple[str, str, list[str]]] = []
     monkeypatch.chdir(tmp_path)
     (tmp_path / "DIR").mkdir()
+    (tmp_path / "ohnix.toml").write_text(TOML)
+    (tmp_path / "DIR" / "ohnix.toml").write_text(TOML)
 
     def load(root: Path, product: str) -> dict[str, str]:
         calls.append(("cwd" if root == tmp_path else root.name, product, []))
@@ -646,6 +670,25 @@ def test_warm_path_takes_only_the_plain_run_shape(
     monkeypatch.setattr(envcache, "print_exports", print_exports)
     envcache.try_warm_run([a.replace("DIR", str(tmp_path / "DIR")) for a in argv])
     assert calls == ([expected] if expected else [])
+
+
+def test_warm_path_finds_the_project_above_like_the_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From a sub-folder the warm path serves the project above (issue 16, point 4); with
+    no ohnix.toml anywhere above, or a -C that is not a folder, it leaves it to the CLI."""
+    roots: list[Path] = []
+    monkeypatch.setattr(envcache, "load", lambda root, product: roots.append(root))
+    (tmp_path / "proj" / "nix" / "deep").mkdir(parents=True)
+    (tmp_path / "proj" / "ohnix.toml").write_text(TOML)
+    monkeypatch.setenv("OHNIX_CEILING_DIRECTORIES", str(tmp_path))
+    monkeypatch.chdir(tmp_path / "proj" / "nix" / "deep")
+    envcache.try_warm_run(["run", P, "--", "true"])
+    envcache.try_warm_run(["-C", str(tmp_path / "proj" / "nix"), "run", P, "--", "true"])
+    envcache.try_warm_run(["-C", str(tmp_path / "proj" / "ohnix.toml"), "run", P, "--", "true"])
+    monkeypatch.chdir(tmp_path)
+    envcache.try_warm_run(["run", P, "--", "true"])
+    assert roots == [tmp_path / "proj", tmp_path / "proj"]
 
 
 def test_environment_prepends_path_like_nix_develop() -> None:
