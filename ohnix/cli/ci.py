@@ -20,6 +20,7 @@ from ohnix.cli.app import (
     ProductsArg,
     app,
     emit_json,
+    globals_of,
     load_project,
 )
 from ohnix.errors import OhnixError
@@ -73,6 +74,16 @@ def _transfer_out(result: Any, as_json: bool) -> None:
     )
 
 
+def _cache_url(ctx: typer.Context, url: str, option: str) -> None:
+    """A URL that is no binary cache is a usage error (exit 2), before anything runs."""
+    from ohnix.shell import bincache
+
+    try:
+        bincache.check_url(url, globals_of(ctx).directory)
+    except bincache.CacheUrlError as exc:
+        raise typer.BadParameter(str(exc), param_hint=f"'{option}'") from exc
+
+
 @cache_app.command("push")
 def cache_push(
     ctx: typer.Context,
@@ -89,6 +100,7 @@ def cache_push(
     """
     from ohnix.shell import bincache
 
+    _cache_url(ctx, to, "--to")
     _transfer_out(bincache.push(load_project(ctx), products, to, secret_key),
                   as_json)  # fmt: skip
 
@@ -109,6 +121,7 @@ def cache_pull(
     """
     from ohnix.shell import bincache
 
+    _cache_url(ctx, source, "--from")
     _transfer_out(bincache.pull(load_project(ctx), products, source, public_key), as_json)
 
 

@@ -11,14 +11,87 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shlex
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from ohnix import proc
 from ohnix.config import Config
+from ohnix.errors import OhnixError
 from ohnix.pin.lockfile import Lock
 from ohnix.shell import contents, enter, envcache
 from ohnix.store import nix
+
+
+# The binary caches Nix copies to and substitutes from, by URL scheme (Nix's store types,
+# less the machine's own stores: a bare path, `local`, `daemon`, `unix://`).
+CACHE_SCHEMES = ("file", "http", "https", "s3", "ssh", "ssh-ng")
+CACHE_FORMS = "file:///DIR, http(s)://HOST/PATH, s3://BUCKET, ssh://HOST or ssh-ng://HOST"
+LOCAL_STORES = ("auto", "local", "daemon")
+
+
+class CacheUrlError(OhnixError):
+    """A --to/--from value that is not a binary cache Nix can copy to or from."""
+
+
+def check_url(url: str, base: Path | None = None) -> str:
+    """`url` if Nix reads it as a binary cache, else CacheUrlError with the URL to use
+    (a relative path taken under `base`, the folder ohnix works in).
+
+    A bare path is refused rather than taken for file://PATH: Nix reads a path as a local
+    store (a whole Nix store under it, which then refuses the unsigned copies), so a
+    command that works with ohnix would do something else when pasted into `nix copy`.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        if url in LOCAL_STORES:
+            raise CacheUrlError(f"`{url}` names this machine's own Nix store, not a binary "
+                                "cache.", hint=f"Nix copies to and from {CACHE_FORMS}.")  # fmt: skip
+        folder = (base or Path.cwd()) / Path(url).expanduser()
+        raise CacheUrlError(
+            f"`{url}` is a path, which Nix reads as a local Nix store (a whole store under "
+            f"{folder}), not as a binary cache.",
+            hint=f"For a binary cache in that folder use file://{folder}"
+            + (" (in a folder without spaces: Nix cannot open those)." if any(
+                c.isspace() for c in str(folder)) else "."),
+        )
+    if scheme not in CACHE_SCHEMES:
+        raise CacheUrlError(f"`{url}` is not a binary-cache URL (scheme `{scheme}://`).",
+                            hint=f"Nix copies to and from {CACHE_FORMS}.")  # fmt: skip
+    if scheme == "file" and any(c.isspace() for c in rest):
+        raise CacheUrlError(
+            f"`{url}`: Nix cannot open a file:// cache whose path has white space (it takes "
+            "the path as written, and a `%20` as those three characters).",
+            hint="Use a folder without spaces.",
+        )
+    if scheme == "file" and not rest.startswith("/"):
+        raise CacheUrlError(
+            f"`{url}`: a file:// cache is named by an absolute path, file:///DIR.",
+            hint=f"For the folder {rest.split('?')[0]} here use "
+            f"file://{(base or Path.cwd()) / rest.split('?')[0]}.",
+        )
+    return url
+
+
+def local_cache(url: str) -> Path | None:
+    """The folder of a file:// cache (Nix takes the path after `file://` as it is)."""
+    scheme, _, rest = url.partition("://")
+    return Path(rest.split("?", 1)[0]) if scheme == "file" else None
+
+
+def require_cache(url: str, products: list[str]) -> None:
+    """A pull from a file:// cache that is not there is an error, not a silent
+    "0 of 0 paths": Nix would only find nothing in it and build everything."""
+    folder = local_cache(url)
+    if folder is None or (folder / "nix-cache-info").is_file():
+        return
+    what = "does not exist" if not folder.exists() else "has no nix-cache-info"
+    raise CacheUrlError(
+        f"No binary cache at {url}: {folder} {what}.",
+        hint="Check the path, or fill the cache first: "
+        f"`{shlex.join(['ohnix', 'cache', 'push', '--to', url, *products])}`.",
+    )
 
 
 def system() -> str:
@@ -106,6 +179,7 @@ def _nar_size(store_paths: list[str]) -> int:
 
 def push(config: Config, products: list[str], url: str, secret_key: str | None) -> Transfer:
     """`nix copy` the shells' paths to a binary cache, copying only what it lacks."""
+    check_url(url)
     all_paths = paths(config, products)
     missing = _missing_in(url, all_paths)
     target = url if secret_key is None else _with_param(url, "secret-key", secret_key)
@@ -120,6 +194,8 @@ def _with_param(url: str, name: str, value: str) -> str:
 
 def pull(config: Config, products: list[str], url: str, public_key: str | None) -> Transfer:
     """Fetch the pinned inputs, then realise each shell with the cache as a substituter."""
+    check_url(url)
+    require_cache(url, products)
     held = _lock(config)
     trust = (
         ["--option", "trusted-public-keys", public_key]

@@ -133,3 +133,71 @@ def test_valid_paths_keeps_order_and_drops_invalid_ones(tmp_path: Path) -> None:
     assert nix.valid_paths([absent, present]) == [present]
     assert nix.valid_paths([present, absent, present]) == [present, present]
     assert nix.valid_paths([]) == []
+
+
+# --- cache URLs are checked before Nix runs (issue 16, point 5) ---------------------------
+
+PUSH_USAGE = "Usage: ohnix cache {verb} [OPTIONS] {{PRODUCT}}...\nTry 'ohnix cache {verb} --help' for help.\n\n"
+
+
+@pytest.mark.parametrize(
+    ("verb", "url", "error"),
+    [
+        ("push", "{tmp}/dir", "Invalid value for '--to': `{tmp}/dir` is a path, which Nix "
+         "reads as a local Nix store (a whole store under {tmp}/dir), not as a binary cache. "
+         "For a binary cache in that folder use file://{tmp}/dir."),
+        ("pull", "rel", "Invalid value for '--from': `rel` is a path, which Nix reads as a "
+         "local Nix store (a whole store under {tmp}/rel), not as a binary cache. For a "
+         "binary cache in that folder use file://{tmp}/rel."),
+        ("push", "gs://bucket", "Invalid value for '--to': `gs://bucket` is not a "
+         "binary-cache URL (scheme `gs://`). Nix copies to and from file:///DIR, "
+         "http(s)://HOST/PATH, s3://BUCKET, ssh://HOST or ssh-ng://HOST."),
+        ("pull", "daemon", "Invalid value for '--from': `daemon` names this machine's own Nix "
+         "store, not a binary cache. Nix copies to and from file:///DIR, http(s)://HOST/PATH, "
+         "s3://BUCKET, ssh://HOST or ssh-ng://HOST."),
+        ("pull", "file:///a b", "Invalid value for '--from': `file:///a b`: Nix cannot open "
+         "a file:// cache whose path has white space (it takes the path as written, and a "
+         "`%20` as those three characters). Use a folder without spaces."),
+        ("push", "file://dir", "Invalid value for '--to': `file://dir`: a file:// cache is "
+         "named by an absolute path, file:///DIR. For the folder dir here use "
+         "file://{tmp}/dir."),
+    ],
+)
+def test_a_url_that_is_no_binary_cache_is_refused_before_nix(
+    tmp_path: Path, verb: str, url: str, error: str
+) -> None:
+    (tmp_path / "ohnix.toml").write_text(
+        '[project]\nname = "p"\n[products.qemu-arm64-linux-min]\nprovider = "host"\n'
+    )
+    option = "--to" if verb == "push" else "--from"
+    res = run_ohnix("cache", verb, option, url.format(tmp=tmp_path), "qemu-arm64-linux-min",
+                    cwd=tmp_path)  # fmt: skip
+    assert (res.returncode, res.stdout) == (2, "")
+    assert res.stderr == PUSH_USAGE.format(verb=verb) + f"Error: {error.format(tmp=tmp_path)}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ohnix.toml"]  # no store made
+
+
+@pytest.mark.nix
+def test_a_pull_from_a_file_cache_that_is_not_there_fails(tmp_path: Path) -> None:
+    """Exit 1 naming the URL, not "0 of 0 paths copied" and a cold build; a cache that
+    `nix copy` filled is one, an empty folder is not."""
+    product = "qemu_mini_system_demo"
+    root = project(tmp_path / "proj", product)
+    for folder, what in ((tmp_path / "missing", "does not exist"),
+                         (tmp_path / "empty", "has no nix-cache-info")):  # fmt: skip
+        if what != "does not exist":
+            folder.mkdir()
+        res = run_ohnix("-C", str(root), "cache", "pull", "--from", f"file://{folder}", product)
+        assert (res.returncode, res.stdout) == (1, ""), res.stderr
+        assert res.stderr == (
+            f"ohnix: error: No binary cache at file://{folder}: {folder} {what}. Check the "
+            f"path, or fill the cache first: `ohnix cache push --to file://{folder} "
+            f"{product}`.\n"
+        )
+    cache = tmp_path / "cache"
+    pushed = run_ohnix("-C", str(root), "cache", "push", "--to", f"file://{cache}", product)
+    assert pushed.returncode == 0, pushed.stderr
+    assert (cache / "nix-cache-info").is_file()
+    pulled = run_ohnix("-C", str(root), "cache", "pull", "--from", f"file://{cache}", product)
+    assert pulled.returncode == 0, pulled.stderr
+    assert pulled.stdout.startswith(f"pulled from file://{cache}: ")
