@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import shlex
 from collections.abc import Iterable
 from typing import Any
 
@@ -42,7 +43,7 @@ class CommandError(OhnixError):
         self.argv = argv
         self.returncode = returncode
         self.stderr = stderr
-        shown = " ".join(argv)
+        shown = shlex.join(argv)  # pasteable: `nix --extra-experimental-features 'nix-command flakes'`
         status = "timed out" if returncode is None else f"exited with status {returncode}"
         head = f"{what}: " if what else ""
         tail = stderr.strip()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -44,6 +45,20 @@ def _env(overlay: Mapping[str, str] | None) -> dict[str, str] | None:
     env = dict(os.environ)
     env.update(overlay)
     return env
+
+
+# What a terminal would act on rather than print: ANSI escape sequences (colours, cursor
+# moves, window titles), then any other C0/C1 control character but tab and newline (Nix
+# build logs carry NULs). A carriage return becomes a line break.
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean_output(data: bytes) -> str:
+    """A tool's stderr as text ohnix can relay: UTF-8 (bad bytes replaced), line breaks
+    and tabs kept, escape sequences and control characters dropped."""
+    text = data.decode(errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROLS.sub("", _ESCAPES.sub("", text))
 
 
 def tail(text: str, lines: int = STDERR_TAIL_LINES) -> str:
@@ -153,8 +168,7 @@ def _checked(
     args = [str(a) for a in argv]
     code, out, err = _capture(args, env, cwd, stdin, timeout, hint)
     if code is None or (check and code != 0):
-        # errors="replace": tools echo raw bytes (file names) in their messages.
-        raise CommandError(args, code, tail(err.decode(errors="replace")), what=what, hint=hint)
+        raise CommandError(args, code, tail(clean_output(err)), what=what, hint=hint)
     return args, code, out, err
 
 
@@ -172,7 +186,7 @@ def run(
     """Run argv to completion capturing text output; raise CommandError on failure."""
     stdin = input.encode() if input is not None else None
     args, code, out, err = _checked(argv, env, cwd, stdin, timeout, check, what, hint)
-    return Result(tuple(args), code, out.decode(errors="replace"), err.decode(errors="replace"))
+    return Result(tuple(args), code, out.decode(errors="replace"), clean_output(err))
 
 
 def run_bytes(
@@ -241,8 +255,8 @@ def stream(
             raise feed_error[0]
         if child.returncode != 0:
             errfile.seek(0)
-            stderr = errfile.read().decode(errors="replace")
-            raise CommandError(args, child.returncode, tail(stderr), what=what)
+            raise CommandError(args, child.returncode, tail(clean_output(errfile.read())),
+                               what=what)  # fmt: skip
 
 
 def _feed(

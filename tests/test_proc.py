@@ -1,3 +1,4 @@
+import shlex
 import sys
 import time
 from collections.abc import Iterator
@@ -115,3 +116,30 @@ def test_stream_error_stops_what_the_child_started() -> None:
     with pytest.raises(RuntimeError, match="consumer gave up"):
         give_up()
     assert time.monotonic() - start < 10
+
+
+# A tool's stderr as Nix build logs bring it: NULs, colours, a progress line's \r, a title
+# escape, bytes that are not UTF-8, next to UTF-8 text and tabs (issue 16, point 8).
+RAW_STDERR = (
+    b"building '/nix/store/x.drv'\x00\x00\r\n\x1b[31;1merror:\x1b[0m\tbuilder failed\r"
+    b"\x1b]0;title\x07 \xe4\xb8\xad \xff\x7f\x9b\x08done"
+)
+SHOWN = "building '/nix/store/x.drv'\nerror:\tbuilder failed\n 中 \ufffd\ufffddone"
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_relayed_stderr_is_cleaned_and_the_command_is_pasteable(streamed: bool) -> None:
+    code = f"import sys; sys.stderr.buffer.write({RAW_STDERR!r}); sys.exit(3)"
+    argv = [sys.executable, "-c", code, "nix-command flakes", "it's"]
+    with pytest.raises(CommandError) as err:
+        if streamed:
+            with proc.stream(argv, what="testing"):
+                pass
+        else:
+            proc.run(argv, what="testing")
+    assert str(err.value) == (
+        f"testing: `{sys.executable} -c {shlex.quote(code)} 'nix-command flakes' 'it'\"'\"'s'` "
+        f"exited with status 3. Its last output was:\n{SHOWN}"
+    )
+    if not streamed:
+        assert proc.run(argv, check=False).stderr == SHOWN  # what callers parse, too

@@ -96,6 +96,28 @@ def ls_remote(spec: Spec) -> str:
     )
 
 
+NETWORK_HINT = "(or use --offline with an existing lock)"
+
+
+def _table(spec: Spec) -> str:
+    """The ohnix.toml table a pin comes from: [nixpkgs], [sources.NAME]."""
+    return f"[{spec.key.replace('/', '.', 1)}]"
+
+
+def cannot_fetch(spec: Spec, url: str, rev: str, exc: CommandError) -> PrefetchError:
+    """A fetch of an exact commit that failed (offline, a wrong rev, a moved repository),
+    worded like an unreachable ref: the source, the URL, the tool's last line, what to do."""
+    last = (exc.stderr.strip().splitlines() or ["no output"])[-1]
+    if spec.rev:
+        hint = (f"Check your network and that {_table(spec)} rev in ohnix.toml is a commit of "
+                f"that repository {NETWORK_HINT}.")  # fmt: skip
+    else:
+        hint = (f"Check your network and that the rev is still there (a force-pushed branch "
+                f"or tag loses commits; `ohnix lock --update {spec.name}` re-resolves the "
+                f"ref) {NETWORK_HINT}.")  # fmt: skip
+    return PrefetchError(f"`{spec.key}`: cannot fetch rev {rev} from {url}: {last}.", hint=hint)
+
+
 def prefetch(spec: Spec) -> Pin:
     """Pin one spec. Raises PrefetchError naming the source on any failure."""
     if spec.kind == "git":
@@ -150,9 +172,11 @@ def _nix_prefetch_git(spec: Spec, rev: str) -> Pin:
     flags = (("--fetch-submodules", spec.submodules), ("--deepClone", spec.deep_clone),
              ("--leave-dotGit", spec.leave_dot_git), ("--fetch-lfs", spec.lfs))  # fmt: skip
     argv += [flag for flag, on in flags if on]
-    res = proc.run(
-        argv, env=NIX_PREFETCH_GIT_ENV, timeout=FETCH_TIMEOUT_S, what=f"prefetching `{spec.key}`"
-    )
+    try:
+        res = proc.run(argv, env=NIX_PREFETCH_GIT_ENV, timeout=FETCH_TIMEOUT_S,
+                       what=f"prefetching `{spec.key}`")  # fmt: skip
+    except CommandError as exc:
+        raise cannot_fetch(spec, git_url(spec.url), rev, exc) from exc
     data = json.loads(res.stdout)
     # Its `hash` field needs `nix-hash --to-sri`, absent on Nix 2.8: derive SRI ourselves.
     digest = nar.nix32_decode(data["sha256"])
@@ -263,12 +287,7 @@ def _fetch(spec: Spec, url: str, rev: str, work: Path, env: Mapping[str, str], w
     try:
         _git(work, "fetch", "-q", *depth, "origin", rev, env=env, what=what)
     except CommandError as exc:
-        raise PrefetchError(
-            f"`{spec.key}`: cannot fetch rev {rev} from {url}: "
-            f"{exc.stderr.strip().splitlines()[-1] if exc.stderr.strip() else 'no output'}.",
-            hint="Check that the rev exists there (a force-pushed branch or tag loses "
-            "commits); `ohnix lock --update " + spec.name + "` re-resolves the ref.",
-        ) from exc
+        raise cannot_fetch(spec, url, rev, exc) from exc
 
 
 def _pin_from_objects(
@@ -361,15 +380,21 @@ def prefetch_github(spec: Spec) -> Pin:
     with tempfile.TemporaryDirectory(prefix=temp_prefix("gh")) as tmp:
         env = _git_env(Path(tmp))
         proc.run(["git", "init", "-q", tmp], env=env)
-        proc.run(
-            ["git", "-C", tmp, "fetch", "-q", "--depth", "1", "--filter=tree:0", url, rev],
-            env=env,
-            timeout=FETCH_TIMEOUT_S,
-            what=f"reading the commit time of `{spec.key}`",
-        )
+        try:
+            proc.run(
+                ["git", "-C", tmp, "fetch", "-q", "--depth", "1", "--filter=tree:0", url, rev],
+                env=env,
+                timeout=FETCH_TIMEOUT_S,
+                what=f"reading the commit time of `{spec.key}`",
+            )
+        except CommandError as exc:
+            raise cannot_fetch(spec, url, rev, exc) from exc
         date, stamp = proc.run(["git", "-C", tmp, "log", "-1", "--format=%cI%n%ct", rev],
                                env=env).stdout.split()  # fmt: skip
-    digest, _ = _flake_prefetch(spec, f"github:{m['owner']}/{m['repo']}/{rev}")
+    try:
+        digest, _ = _flake_prefetch(spec, f"github:{m['owner']}/{m['repo']}/{rev}")
+    except CommandError as exc:
+        raise cannot_fetch(spec, url, rev, exc) from exc
     return _pin(spec, digest, rev=rev, date=date, last_modified=int(stamp))
 
 
@@ -404,6 +429,8 @@ def prefetch_url(spec: Spec, *, seed: Path | None = None) -> Pin:
     try:
         out = proc.run(argv, timeout=FETCH_TIMEOUT_S, what=f"prefetching `{spec.key}`").stdout
     except CommandError as exc:
+        if seed is not None:
+            raise bad_seed(spec, seed, exc) from exc
         raise PrefetchError(
             f"`{spec.key}`: cannot download {spec.url}: "
             f"{(exc.stderr.strip().splitlines() or ['no output'])[-1]}.",
@@ -412,3 +439,23 @@ def prefetch_url(spec: Spec, *, seed: Path | None = None) -> Pin:
     lines = out.split()
     digest = nar.nix32_decode(lines[0])
     return _pin(spec, digest)
+
+
+def bad_seed(spec: Spec, seed: Path, exc: CommandError) -> PrefetchError:
+    """A seed file Nix could not read: a damaged archive on disk, not a download failure."""
+    import hashlib
+
+    last = (exc.stderr.strip().splitlines() or ["no output"])[-1].removeprefix("error: ")
+    seed = seed.resolve()
+    with seed.open("rb") as f:
+        sha256 = hashlib.file_digest(f, "sha256").hexdigest()
+    what = "archive" if spec.unpack else "file"
+    check = (f" (OpenHarmony's server publishes its sha256 at {spec.url}.sha256)"
+             if spec.group == "prebuilts" else "")  # fmt: skip
+    return PrefetchError(
+        f"`{spec.key}`: the seed file {seed} is not a valid {what} ({last}); its sha256 is "
+        f"{sha256}, and it stands for {spec.url}.",
+        hint=f"Download that {what} again{check} into {seed.parent}, or remove {seed.name} "
+        f"from there to let `ohnix lock` download it; then run `ohnix lock --seed "
+        f"{seed.parent}` again.",
+    )

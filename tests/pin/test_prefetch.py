@@ -395,3 +395,32 @@ def test_nix_prefetch_git_gets_every_flag(
         run(["nix-store", "--print-fixed-path", "--recursive", "sha256", nix32, "source"])
     )
     assert list(tmpdir.iterdir()) == []
+
+
+REV = "8fd9daa3db09ced9700431c5b7ad0e8ba199b575"
+UNREACHABLE = "https://127.0.0.1:1/nixpkgs.git"  # refused at once, online or not
+
+
+@pytest.mark.nix
+@pytest.mark.parametrize("table", ["nixpkgs", "sources.extra"])
+def test_an_unreachable_rev_says_what_to_check(ohnix: Ohnix, tmp_path: Path, table: str) -> None:
+    """Issue 16, point 8c: a `rev =` pin that cannot be fetched (offline) gets the kind of
+    hint a `ref =` one has, not git's raw output and its temporary folder."""
+    pin = f'url = "{UNREACHABLE}"' if table == "nixpkgs" else f'git = "{UNREACHABLE}"'
+    provider = "nixpkgs" if table == "nixpkgs" else "host"
+    (tmp_path / "ohnix.toml").write_text(
+        f'[project]\nname = "p"\n[{table}]\n{pin}\nrev = "{REV}"\n'
+        f'[products.qemu-arm64-linux-min]\nprovider = "{provider}"\n'
+    )
+    res = ohnix("-C", str(tmp_path), "lock")
+    key = table.replace(".", "/", 1)
+    assert res.returncode == 1
+    # Between the two: git's (or nix-prefetch-git's) last line, which names the URL.
+    assert res.stderr.startswith(
+        f"ohnix: error: `{key}`: cannot fetch rev {REV} from {UNREACHABLE}: "
+    ), res.stderr
+    assert res.stderr.endswith(
+        f". Check your network and that [{table}] rev in ohnix.toml is a commit of that "
+        "repository (or use --offline with an existing lock).\n"
+    ), res.stderr
+    assert res.stderr.count("\n") == 1 and "ohnix-" not in res.stderr  # no raw argv, no temp dir

@@ -131,3 +131,29 @@ def test_runtime_sources_seed_under_debians_file_names(tmp_path: Path, ohos_sour
     (seeds / "musl_1.2.3.orig.tar.gz").symlink_to(ohos_sources / "musl-1.2.3.tar.gz")
     ok = run_ohnix("-C", str(project), "lock", "--offline", "--seed", str(seeds))
     assert ok.returncode == 0, ok.stderr
+
+
+@pytest.mark.nix
+def test_a_damaged_seed_archive_is_named_as_such(seeded: tuple[Path, Path]) -> None:
+    """Issue 16, point 8d: a truncated archive in the seed folder is reported as that file,
+    with its sha256 and what to do, not as "cannot download … check the network"."""
+    import gzip
+    import hashlib
+
+    project, seeds = seeded
+    gn = next(seeds.glob("gn-*"))
+    whole = gzip.compress(b"x" * 100_000)
+    gn.write_bytes(whole[: len(whole) // 2])
+    url = ("file:///nonexistent/mirror/openharmony/compiler/gn/20240115/linux/"
+           "gn-linux-x86-20240115.tar.gz")  # fmt: skip
+    res = run_ohnix("-C", str(project), "lock", "--seed", str(seeds))
+    assert (res.returncode, res.stdout) == (1, "")
+    assert res.stderr == (
+        f"ohnix: error: `prebuilts/gn`: the seed file {gn} is not a valid archive (failed to "
+        f"open archive: truncated gzip input); its sha256 is "
+        f"{hashlib.sha256(gn.read_bytes()).hexdigest()}, and it stands for {url}. Download "
+        f"that archive again (OpenHarmony's server publishes its sha256 at {url}.sha256) into "
+        f"{seeds}, or remove {gn.name} from there to let `ohnix lock` download it; then run "
+        f"`ohnix lock --seed {seeds}` again.\n"
+    )
+    assert not (project / "ohnix.lock").exists()

@@ -201,3 +201,23 @@ def test_a_pull_from_a_file_cache_that_is_not_there_fails(tmp_path: Path) -> Non
     pulled = run_ohnix("-C", str(root), "cache", "pull", "--from", f"file://{cache}", product)
     assert pulled.returncode == 0, pulled.stderr
     assert pulled.stdout.startswith(f"pulled from file://{cache}: ")
+
+
+@pytest.mark.nix
+def test_a_failed_nix_command_is_shown_pasteable(tmp_path: Path) -> None:
+    """Issue 16, point 8a: the command in the error is quoted for a shell (its feature
+    list is one argument), so it can be pasted to see Nix's full answer."""
+    product = "qemu_mini_system_demo"
+    root = project(tmp_path / "proj", product)
+    res = run_ohnix("-C", str(root), "cache", "push", "--to", "file:///proc/ohnix-cache", product)
+    assert res.returncode == 1
+    head, _, rest = res.stderr.partition(" /nix/store/")
+    assert head == (
+        "ohnix: error: asking file:///proc/ohnix-cache which paths it has: `nix "
+        "--extra-experimental-features 'nix-command flakes' path-info --json --store "
+        "file:///proc/ohnix-cache"
+    )
+    assert rest.endswith(
+        "` exited with status 1. Its last output was:\n"
+        "error: creating directory '/proc/ohnix-cache': No such file or directory\n"
+    ), rest
