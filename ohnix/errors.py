@@ -43,7 +43,7 @@ class CommandError(OhnixError):
         self.argv = argv
         self.returncode = returncode
         self.stderr = stderr
-        shown = shlex.join(argv)  # pasteable: `nix --extra-experimental-features 'nix-command flakes'`
+        shown = shlex.join(argv)  # pasteable: `--extra-experimental-features 'nix-command flakes'`
         status = "timed out" if returncode is None else f"exited with status {returncode}"
         head = f"{what}: " if what else ""
         tail = stderr.strip()

@@ -21,7 +21,7 @@ CEILING_VAR = "OHNIX_CEILING_DIRECTORIES"
 
 def ceilings() -> frozenset[Path]:
     raw = os.environ.get(CEILING_VAR, "")
-    return frozenset(Path(p).resolve() for p in raw.split(":") if os.path.isabs(p))
+    return frozenset(Path(p).resolve() for p in raw.split(":") if p and Path(p).is_absolute())
 
 
 def find(start: Path) -> Path | None:

@@ -294,7 +294,9 @@ HOST_GO_PROJECT = '[project]\nname = "x"\n{toolchain}[products.rk3566]\nprovider
 
 @pytest.mark.parametrize("command", ["config", "lock"])
 def test_a_go_the_host_provider_cannot_build_is_an_error(tmp_path: Path, command: str) -> None:
-    (tmp_path / "ohnix.toml").write_text(HOST_GO_PROJECT.format(toolchain='[toolchain]\ngo = "1.22"\n'))
+    (tmp_path / "ohnix.toml").write_text(
+        HOST_GO_PROJECT.format(toolchain='[toolchain]\ngo = "1.22"\n')
+    )
     res = run_ohnix("-C", str(tmp_path), command)
     assert res.returncode == 1, res.stdout + res.stderr
     assert res.stderr == (
@@ -323,8 +325,10 @@ def test_config_shows_the_go_each_shell_really_gets(tmp_path: Path, toolchain: s
     go = "1.19" if toolchain else "1.25"
     attr = f"go_{go.replace('.', '_')}"
     assert lines[2].endswith(f"via nixpkgs; Go {go} (nixpkgs' {attr} at the pinned revision)")
-    assert lines[3].endswith("via host; Go: none: Go cannot target LiteOS-M (no MMU, no OS "
-                             "threads, no GOOS for it); only the C steps run"), lines
+    assert lines[3].endswith(
+        "via host; Go: none: Go cannot target LiteOS-M (no MMU, no OS "
+        "threads, no GOOS for it); only the C steps run"
+    ), lines
     data = json_result(run_ohnix("-C", str(tmp_path), "config", "--json").stdout)
     assert data["toolchain"]["go"] == (go if toolchain else None)
     got = {p["name"]: p["go"] for p in data["products"]}
@@ -350,7 +354,7 @@ def test_a_go_other_than_the_hosts_pinned_go_is_an_error(tmp_path: Path) -> None
     assert str(err.value) == (
         f"{tmp_path / 'ohnix.toml'}: [toolchain].go asks for Go 1.22, but the host provider "
         "gives q this machine's `go` (/usr/lib/go-1.19/bin/go: go version go1.19.8 "
-        "linux/amd64). Put Go 1.22 first on PATH and run `ohnix lock`, set go = \"1.19\", or "
+        'linux/amd64). Put Go 1.22 first on PATH and run `ohnix lock`, set go = "1.19", or '
         'take Go from nixpkgs: tools = { go = "nixpkgs" } under [products.q].'
     )
     host.check_go(config.load(write(tmp_path, text.replace("1.22", "1.19"))),
@@ -360,7 +364,9 @@ def test_a_go_other_than_the_hosts_pinned_go_is_an_error(tmp_path: Path) -> None
 @pytest.mark.parametrize("value", ["1.22.3", "go1.22", "latest", "1"])
 def test_go_must_be_a_release_line(tmp_path: Path, value: str) -> None:
     with pytest.raises(ConfigError) as err:
-        config.load(write(tmp_path, HOST_GO_PROJECT.format(toolchain=f'[toolchain]\ngo = "{value}"\n')))
+        config.load(
+            write(tmp_path, HOST_GO_PROJECT.format(toolchain=f'[toolchain]\ngo = "{value}"\n'))
+        )
     assert str(err.value) == (
         f"{tmp_path / 'ohnix.toml'}: [toolchain].go: `{value}` is not a Go release line: give "
         'MAJOR.MINOR, e.g. go = "1.25" (nixpkgs names Go so: go_1_25).'

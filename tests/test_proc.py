@@ -131,12 +131,16 @@ SHOWN = "building '/nix/store/x.drv'\nerror:\tbuilder failed\n 中 \ufffd\ufffdd
 def test_relayed_stderr_is_cleaned_and_the_command_is_pasteable(streamed: bool) -> None:
     code = f"import sys; sys.stderr.buffer.write({RAW_STDERR!r}); sys.exit(3)"
     argv = [sys.executable, "-c", code, "nix-command flakes", "it's"]
-    with pytest.raises(CommandError) as err:
+
+    def fail() -> None:
         if streamed:
             with proc.stream(argv, what="testing"):
                 pass
         else:
             proc.run(argv, what="testing")
+
+    with pytest.raises(CommandError) as err:
+        fail()
     assert str(err.value) == (
         f"testing: `{sys.executable} -c {shlex.quote(code)} 'nix-command flakes' 'it'\"'\"'s'` "
         f"exited with status 3. Its last output was:\n{SHOWN}"

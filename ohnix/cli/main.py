@@ -14,10 +14,9 @@ from typing import Annotated, Any
 
 import typer
 import typer.core
-
-from ohnix import __version__
 from typer._click.exceptions import UsageError
 
+from ohnix import __version__
 from ohnix.cli import ci, project, usage
 from ohnix.cli.app import (
     Globals,

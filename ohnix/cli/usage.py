@@ -22,8 +22,9 @@ def _global(token: str, next_token: str | None) -> list[str] | None:
         short, long = names
         if token in names:
             return [token] if not valued or next_token is None else [token, next_token]
-        if valued and (token.startswith(long + "=") or (token.startswith(short)
-                                                       and len(token) > len(short))):
+        if valued and (
+            token.startswith(long + "=") or (token.startswith(short) and len(token) > len(short))
+        ):
             return [token]  # -CDIR, --directory=DIR
         if not valued and len(token) > 2 and token == "-" + short[1] * (len(token) - 1):
             return [token]  # -vv
@@ -36,8 +37,10 @@ def _option(command: Any, token: str) -> Any | None:
         if param.param_type_name != "option":
             continue
         for name in (*param.opts, *param.secondary_opts):
-            if token == name or token.startswith(name + "=") or (
-                len(name) == 2 and token.startswith(name) and not name.startswith("--")
+            if (
+                token == name
+                or token.startswith(name + "=")
+                or (len(name) == 2 and token.startswith(name) and not name.startswith("--"))
             ):
                 return param
     return None
@@ -111,7 +114,8 @@ def bad_value(exc: Any) -> str | None:
         return None
     first = (errors() or [{}])[0]
     given = first.get("input")
-    name = max(param.opts, key=len) if param.param_type_name == "option" else param.human_readable_name
+    option = param.param_type_name == "option"
+    name = max(param.opts, key=len) if option else param.human_readable_name
     descriptor = getattr(param, "type_descriptor", None)
     choices = getattr(descriptor, "choices", None)
     if choices:

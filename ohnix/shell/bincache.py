@@ -23,7 +23,6 @@ from ohnix.pin.lockfile import Lock
 from ohnix.shell import contents, enter, envcache
 from ohnix.store import nix
 
-
 # The binary caches Nix copies to and substitutes from, by URL scheme (Nix's store types,
 # less the machine's own stores: a bare path, `local`, `daemon`, `unix://`).
 CACHE_SCHEMES = ("file", "http", "https", "s3", "ssh", "ssh-ng")
@@ -46,15 +45,20 @@ def check_url(url: str, base: Path | None = None) -> str:
     scheme, sep, rest = url.partition("://")
     if not sep:
         if url in LOCAL_STORES:
-            raise CacheUrlError(f"`{url}` names this machine's own Nix store, not a binary "
-                                "cache.", hint=f"Nix copies to and from {CACHE_FORMS}.")  # fmt: skip
+            raise CacheUrlError(
+                f"`{url}` names this machine's own Nix store, not a binary cache.",
+                hint=f"Nix copies to and from {CACHE_FORMS}.",
+            )
         folder = (base or Path.cwd()) / Path(url).expanduser()
         raise CacheUrlError(
             f"`{url}` is a path, which Nix reads as a local Nix store (a whole store under "
             f"{folder}), not as a binary cache.",
             hint=f"For a binary cache in that folder use file://{folder}"
-            + (" (in a folder without spaces: Nix cannot open those)." if any(
-                c.isspace() for c in str(folder)) else "."),
+            + (
+                " (in a folder without spaces: Nix cannot open those)."
+                if any(c.isspace() for c in str(folder))
+                else "."
+            ),
         )
     if scheme not in CACHE_SCHEMES:
         raise CacheUrlError(f"`{url}` is not a binary-cache URL (scheme `{scheme}://`).",

@@ -23,8 +23,10 @@ USAGE_ROOT = "Usage: ohnix [OPTIONS] COMMAND [ARGS]...\nTry 'ohnix --help' for h
         (["lock", "-vv", "--check"], ["-vv", "lock", "--check"]),
         (["shell", "rk3566", "-C", "dir"], ["-C", "dir", "shell", "rk3566"]),
         (["shell", "rk3566", "--directory=dir"], ["--directory=dir", "shell", "rk3566"]),
-        (["cache", "push", "rk3566", "-Cdir", "--to", "file:///c"],
-         ["-Cdir", "cache", "push", "rk3566", "--to", "file:///c"]),
+        (
+            ["cache", "push", "rk3566", "-Cdir", "--to", "file:///c"],
+            ["-Cdir", "cache", "push", "rk3566", "--to", "file:///c"],
+        ),
         (["products", "show", "rk3568", "-v"], ["-v", "products", "show", "rk3568"]),
         (["audit", "rk3566", "-v"], ["-v", "audit", "rk3566"]),
         (["-C", "d", "lock", "-v"], ["-v", "-C", "d", "lock"]),
@@ -94,14 +96,26 @@ def test_no_project_above_says_where_it_looked(
 @pytest.mark.parametrize(
     ("args", "usage", "error"),
     [
-        (["sbom", "qemu-arm64-linux-min", "--format", "spdx"], "sbom [OPTIONS] {product}",
-         "--format takes cyclonedx, not `spdx`."),
-        (["lock", "-j", "0"], "lock [OPTIONS] [NAME]...",
-         "--jobs takes a whole number of at least 1, not `0`."),
-        (["lock", "--jobs", "many"], "lock [OPTIONS] [NAME]...",
-         "--jobs takes a whole number of at least 1, not `many`."),
-        (["bridge", "syscalls", "--arch", "mips"], "bridge syscalls [OPTIONS]",
-         "--arch takes one of arm64, arm, riscv64, x86_64, not `mips`."),
+        (
+            ["sbom", "qemu-arm64-linux-min", "--format", "spdx"],
+            "sbom [OPTIONS] {product}",
+            "--format takes cyclonedx, not `spdx`.",
+        ),
+        (
+            ["lock", "-j", "0"],
+            "lock [OPTIONS] [NAME]...",
+            "--jobs takes a whole number of at least 1, not `0`.",
+        ),
+        (
+            ["lock", "--jobs", "many"],
+            "lock [OPTIONS] [NAME]...",
+            "--jobs takes a whole number of at least 1, not `many`.",
+        ),
+        (
+            ["bridge", "syscalls", "--arch", "mips"],
+            "bridge syscalls [OPTIONS]",
+            "--arch takes one of arm64, arm, riscv64, x86_64, not `mips`.",
+        ),
     ],
 )
 def test_refused_option_values_are_ohnix_sentences(

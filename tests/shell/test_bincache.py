@@ -143,24 +143,48 @@ PUSH_USAGE = "Usage: ohnix cache {verb} [OPTIONS] {{PRODUCT}}...\nTry 'ohnix cac
 @pytest.mark.parametrize(
     ("verb", "url", "error"),
     [
-        ("push", "{tmp}/dir", "Invalid value for '--to': `{tmp}/dir` is a path, which Nix "
-         "reads as a local Nix store (a whole store under {tmp}/dir), not as a binary cache. "
-         "For a binary cache in that folder use file://{tmp}/dir."),
-        ("pull", "rel", "Invalid value for '--from': `rel` is a path, which Nix reads as a "
-         "local Nix store (a whole store under {tmp}/rel), not as a binary cache. For a "
-         "binary cache in that folder use file://{tmp}/rel."),
-        ("push", "gs://bucket", "Invalid value for '--to': `gs://bucket` is not a "
-         "binary-cache URL (scheme `gs://`). Nix copies to and from file:///DIR, "
-         "http(s)://HOST/PATH, s3://BUCKET, ssh://HOST or ssh-ng://HOST."),
-        ("pull", "daemon", "Invalid value for '--from': `daemon` names this machine's own Nix "
-         "store, not a binary cache. Nix copies to and from file:///DIR, http(s)://HOST/PATH, "
-         "s3://BUCKET, ssh://HOST or ssh-ng://HOST."),
-        ("pull", "file:///a b", "Invalid value for '--from': `file:///a b`: Nix cannot open "
-         "a file:// cache whose path has white space (it takes the path as written, and a "
-         "`%20` as those three characters). Use a folder without spaces."),
-        ("push", "file://dir", "Invalid value for '--to': `file://dir`: a file:// cache is "
-         "named by an absolute path, file:///DIR. For the folder dir here use "
-         "file://{tmp}/dir."),
+        (
+            "push",
+            "{tmp}/dir",
+            "Invalid value for '--to': `{tmp}/dir` is a path, which Nix "
+            "reads as a local Nix store (a whole store under {tmp}/dir), not as a binary cache. "
+            "For a binary cache in that folder use file://{tmp}/dir.",
+        ),
+        (
+            "pull",
+            "rel",
+            "Invalid value for '--from': `rel` is a path, which Nix reads as a "
+            "local Nix store (a whole store under {tmp}/rel), not as a binary cache. For a "
+            "binary cache in that folder use file://{tmp}/rel.",
+        ),
+        (
+            "push",
+            "gs://bucket",
+            "Invalid value for '--to': `gs://bucket` is not a "
+            "binary-cache URL (scheme `gs://`). Nix copies to and from file:///DIR, "
+            "http(s)://HOST/PATH, s3://BUCKET, ssh://HOST or ssh-ng://HOST.",
+        ),
+        (
+            "pull",
+            "daemon",
+            "Invalid value for '--from': `daemon` names this machine's own Nix "
+            "store, not a binary cache. Nix copies to and from file:///DIR, http(s)://HOST/PATH, "
+            "s3://BUCKET, ssh://HOST or ssh-ng://HOST.",
+        ),
+        (
+            "pull",
+            "file:///a b",
+            "Invalid value for '--from': `file:///a b`: Nix cannot open "
+            "a file:// cache whose path has white space (it takes the path as written, and a "
+            "`%20` as those three characters). Use a folder without spaces.",
+        ),
+        (
+            "push",
+            "file://dir",
+            "Invalid value for '--to': `file://dir`: a file:// cache is "
+            "named by an absolute path, file:///DIR. For the folder dir here use "
+            "file://{tmp}/dir.",
+        ),
     ],
 )
 def test_a_url_that_is_no_binary_cache_is_refused_before_nix(

@@ -678,7 +678,7 @@ def test_warm_path_finds_the_project_above_like_the_cli(
     """From a sub-folder the warm path serves the project above (issue 16, point 4); with
     no ohnix.toml anywhere above, or a -C that is not a folder, it leaves it to the CLI."""
     roots: list[Path] = []
-    monkeypatch.setattr(envcache, "load", lambda root, product: roots.append(root))
+    monkeypatch.setattr(envcache, "load", lambda root, _product: roots.append(root))
     (tmp_path / "proj" / "nix" / "deep").mkdir(parents=True)
     (tmp_path / "proj" / "ohnix.toml").write_text(TOML)
     monkeypatch.setenv("OHNIX_CEILING_DIRECTORIES", str(tmp_path))
