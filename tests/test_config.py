@@ -331,7 +331,7 @@ def test_config_shows_the_go_each_shell_really_gets(tmp_path: Path, toolchain: s
     ), lines
     data = json_result(run_ohnix("-C", str(tmp_path), "config", "--json").stdout)
     assert data["toolchain"]["go"] == (go if toolchain else None)
-    got = {p["name"]: p["go"] for p in data["products"]}
+    got = {name: p["go"] for name, p in data["products"].items()}
     assert got["rk3566"] == {"provider": "host", "version": "1.19.8",
                              "source": "built by ohnix from go1.19.8.src.tar.gz"}  # fmt: skip
     assert got["rk3568"]["version"] == go and got["wifiiot_hispark_pegasus"]["version"] is None

@@ -146,8 +146,8 @@ def show_config(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     cfg = load_project(ctx)
     data = config.as_dict(cfg)
     gos = contents.go_choices(cfg)
-    for p in data["products"]:
-        p["go"] = gos[p["name"]].as_dict()
+    for name, p in data["products"].items():
+        p["go"] = gos[name].as_dict()
     if as_json:
         emit_json(data)
         return
