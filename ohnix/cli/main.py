@@ -17,7 +17,7 @@ import typer.core
 from typer._click.exceptions import UsageError
 
 from ohnix import __version__
-from ohnix.cli import ci, project, usage
+from ohnix.cli import ci, cmdline, project
 from ohnix.cli.app import (
     Globals,
     JsonOpt,
@@ -245,7 +245,7 @@ def _failed(argv: list[str], code: int, kind: str, message: str, exc: BaseExcept
 def main(argv: list[str] | None = None) -> int:
     """Entry point: OhnixError -> one paragraph and exit 1; usage errors 2; Ctrl-C -> 130."""
     command = typer.main.get_command(app)
-    args = usage.hoist_globals(command, sys.argv[1:] if argv is None else list(argv))
+    args = cmdline.hoist_globals(command, sys.argv[1:] if argv is None else list(argv))
     try:
         result = command.main(args=args, prog_name="ohnix", standalone_mode=False)
     except OhnixError as exc:
@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Exit as exc:
         return exc.exit_code
     except typer.TyperException as exc:  # usage errors: click-style message, exit 2
-        sentence = usage.bad_value(exc)
+        sentence = cmdline.bad_value(exc)
         if sentence is not None:  # not pydantic's wording
             exc = UsageError(sentence, ctx=getattr(exc, "ctx", None))
         show = getattr(exc, "show", None)

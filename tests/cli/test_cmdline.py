@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import typer.main
 
+from ohnix.cli.cmdline import hoist_globals
 from ohnix.cli.main import app
-from ohnix.cli.usage import hoist_globals
 from tests.helpers import Ohnix
 
 TOML = '[project]\nname = "p"\n[products.qemu-arm64-linux-min]\nprovider = "host"\n'
