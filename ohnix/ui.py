@@ -91,7 +91,8 @@ def product_detail(p: Product) -> None:
     for cpu in p.variants:
         v = p.variant(cpu)
         line(f"  variant {cpu}: triple {v.triple}, float ABI {v.float_abi}, Go {_go(v)} "
-             f'(cpu = "{cpu}" under [products.{p.name}] in ohnix.toml)')  # fmt: skip
+             f'(cpu = "{cpu}" under [products.{p.name}] in ohnix.toml, or '
+             f"ohnix init {p.name} --target-cpu {cpu})")  # fmt: skip
 
 
 def doctor_report(report: Report) -> None:

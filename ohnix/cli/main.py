@@ -16,7 +16,7 @@ import typer
 import typer.core
 
 from ohnix import __version__
-from ohnix.cli import ci, project
+from ohnix.cli import ci, project, usage
 from ohnix.cli.app import (
     Globals,
     JsonOpt,
@@ -28,8 +28,9 @@ from ohnix.cli.app import (
     load_project,
 )
 from ohnix.cli.bridge import bridge_app
+from ohnix.cli.usage import catalog_products
 from ohnix.config import Provider
-from ohnix.errors import OhnixError
+from ohnix.errors import OhnixError, ProductError
 
 # The command modules register on `app` when imported; named here so that is explicit.
 COMMAND_MODULES = (project, ci)
@@ -55,7 +56,10 @@ def root(
         Path, typer.Option("-C", "--directory", help="Run as if started in DIR.", metavar="DIR")
     ] = Path(),
     verbose: Annotated[
-        int, typer.Option("-v", "--verbose", count=True, help="Show the commands ohnix runs.")
+        int,
+        typer.Option(
+            "-v", "--verbose", count=True, show_default=False, help="Show the commands ohnix runs."
+        ),
     ] = 0,
     version: Annotated[  # noqa: ARG001 (handled by its eager callback)
         bool,
@@ -86,7 +90,12 @@ def products_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
 @products_app.command("show")
 def products_show(
-    name: Annotated[str, typer.Argument(help="A product name, e.g. rk3568.")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="A product name, e.g. rk3568.", metavar="PRODUCT", autocompletion=catalog_products
+        ),
+    ],
     as_json: JsonOpt = False,
 ) -> None:
     """Show one product and its target_cpu variants.
@@ -95,7 +104,10 @@ def products_show(
     """
     from ohnix import products
 
-    product = products.get(name)
+    try:
+        product = products.get(name)
+    except ProductError as exc:  # not a catalog name: bad usage
+        raise typer.BadParameter(str(exc), param_hint="'PRODUCT'") from None
     if as_json:
         emit_json(product.as_dict())
         return
@@ -104,11 +116,39 @@ def products_show(
     ui.product_detail(product)
 
 
+def _init_choice(names: list[str], cpu: str | None) -> list[str]:
+    """`names`, checked: an unknown or repeated product or a target_cpu it lacks is bad
+    usage (exit 2), reported before anything is written."""
+    from ohnix.render import starter
+
+    try:
+        starter.check(names)
+    except ProductError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'PRODUCT'") from None
+    try:
+        starter.check(names, cpu)
+    except ProductError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--target-cpu'") from None
+    return names
+
+
 @app.command()
 def init(
     ctx: typer.Context,
     names: Annotated[
-        list[str] | None, typer.Argument(help="Products to configure.", metavar="PRODUCT")
+        list[str] | None,
+        typer.Argument(
+            help="Products to configure.", metavar="PRODUCT", autocompletion=catalog_products
+        ),
+    ] = None,
+    target_cpu: Annotated[
+        str | None,
+        typer.Option(
+            "--target-cpu",
+            help='Build the products for this target_cpu (writes cpu = "CPU"); '
+            "`ohnix products show PRODUCT` lists each product's.",
+            metavar="CPU",
+        ),
     ] = None,
     provider: Annotated[
         Provider,
@@ -116,16 +156,20 @@ def init(
             "--provider",
             help="Where the products' tools come from: host (this machine's, offline), "
             "nixpkgs, or ohos-prebuilts (OpenHarmony's own).",
+            metavar="PROVIDER",
         ),
     ] = "host",
 ) -> None:
     """Write a commented starter ohnix.toml (never overwrites one).
 
     Example: ohnix init rk3568 qemu-arm64-linux-min --provider nixpkgs
+
+    With rk3568's arm64 variant: ohnix init rk3568 --target-cpu arm64
     """
     from ohnix.render import starter
 
-    paths = starter.write(globals_of(ctx).directory, list(names or []), provider)
+    chosen = _init_choice(list(names or []), target_cpu)
+    paths = starter.write(globals_of(ctx).directory, chosen, target_cpu, provider)
     sys.stdout.write("".join(f"wrote {p}\n" for p in paths) + "next: ohnix lock\n")
 
 
@@ -231,7 +275,7 @@ def _failed(argv: list[str], code: int, kind: str, message: str, exc: BaseExcept
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: OhnixError -> one paragraph and exit 1; usage errors 2; Ctrl-C -> 130."""
-    command = typer.main.get_command(app)
+    command = usage.restyle(typer.main.get_command(app))
     args = sys.argv[1:] if argv is None else argv
     try:
         result = command.main(args=args, prog_name="ohnix", standalone_mode=False)
