@@ -59,6 +59,12 @@ ProductsArg = Annotated[
         help="Configured products.", metavar="PRODUCT", autocompletion=configured_products
     ),
 ]
+PlainOpt = Annotated[
+    bool,
+    typer.Option(
+        "--plain", help="Plain rows, one per line at full width (the default when piped)."
+    ),
+]
 
 
 OutputOpt = Annotated[

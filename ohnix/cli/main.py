@@ -20,6 +20,7 @@ from ohnix.cli import ci, project, usage
 from ohnix.cli.app import (
     Globals,
     JsonOpt,
+    PlainOpt,
     app,
     emit_json,
     envelope,
@@ -73,7 +74,7 @@ def root(
 
 
 @products_app.callback()
-def products_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+def products_list(ctx: typer.Context, as_json: JsonOpt = False, plain: PlainOpt = False) -> None:
     """List every product: OpenHarmony name, board, system type, kernel, triple, Go."""
     if ctx.invoked_subcommand is not None:
         return
@@ -85,7 +86,7 @@ def products_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         return
     from ohnix import ui
 
-    ui.products_table(items)
+    ui.products_table(items, plain=plain)
 
 
 @products_app.command("show")

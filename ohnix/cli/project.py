@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ohnix.cli.app import JsonOpt, ProductArg, RenderOpt, app, emit_json, load_project
+from ohnix.cli.app import JsonOpt, PlainOpt, ProductArg, RenderOpt, app, emit_json, load_project
 from ohnix.errors import LockError, RenderError
 
 if TYPE_CHECKING:
@@ -261,7 +261,9 @@ def direnv(ctx: typer.Context, product: ProductArg, as_json: JsonOpt = False) ->
 
 
 @app.command()
-def parity(ctx: typer.Context, product: ProductArg, as_json: JsonOpt = False) -> None:
+def parity(
+    ctx: typer.Context, product: ProductArg, as_json: JsonOpt = False, plain: PlainOpt = False
+) -> None:
     """The OpenHarmony build container's tools next to what the product's shell provides.
 
     Example: ohnix parity rk3568 --json
@@ -275,4 +277,4 @@ def parity(ctx: typer.Context, product: ProductArg, as_json: JsonOpt = False) ->
     if as_json:
         emit_json(data)
     else:
-        ui.parity_table(data)
+        ui.parity_table(data, plain=plain)
