@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
-import urllib.parse
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from ohnix.atomic import write_text_atomic
 from ohnix.pin.lockfile import Lock
 
 DIR = ".ohnix/shell"
+URL_SAFE = re.compile(r"[\w./+-]+", re.ASCII)
 BASH_STATIC = "host/bash-static"
 
 FLAKE = """\
@@ -101,15 +102,17 @@ def develop_options(root: Path, lock: Lock, systems: Sequence[str]) -> list[str]
     pin = lock.get(BASH_STATIC)
     if lock.get("nixpkgs") is not None or pin is None or pin.nar_hash is None:
         return []
-    data = {"store_name": pin.store_name, "nar_hash": pin.nar_hash, "systems": list(systems)}
+    # An absolute path: Nix 2.8 downloads any other value, even "" (2.13 reads none).
+    registry = _write(root / DIR / "registry.json", REGISTRY)
+    options = ["--option", "flake-registry", str(registry)]
     flake = root / DIR / "bash"
+    if not URL_SAFE.fullmatch(str(flake)):
+        return options  # Nix 2.8 can neither parse nor decode this `path:` URL (a space)
+    data = {"store_name": pin.store_name, "nar_hash": pin.nar_hash, "systems": list(systems)}
     _write(flake / "bash.json", json.dumps(data, indent=2, sort_keys=True) + "\n")
     _write(flake / "flake.lock", FLAKE_LOCK)
     _write(flake / "flake.nix", FLAKE)
-    # An absolute path: Nix 2.8 downloads any other value, even "" (2.13 reads none).
-    registry = _write(root / DIR / "registry.json", REGISTRY)
-    return ["--override-flake", "nixpkgs", "path:" + urllib.parse.quote(str(flake)),
-            "--option", "flake-registry", str(registry)]  # fmt: skip
+    return ["--override-flake", "nixpkgs", f"path:{flake}", *options]
 
 
 def classic_env(root: Path, caller: Mapping[str, str] | None = None) -> dict[str, str]:

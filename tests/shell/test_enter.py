@@ -611,6 +611,11 @@ def test_nix_develop_is_told_the_bash_only_without_nixpkgs(tmp_path: Path) -> No
     options = bash.develop_options(tmp_path, Lock().with_pins([bash_static]), ["x86_64-linux"])
     assert options[:2] == ["--override-flake", "nixpkgs"]
     assert (tmp_path / ".ohnix/shell/bash/flake.nix").is_file()
+    # A path Nix 2.8 cannot take as a flake URL: only the empty registry (no download).
+    spaced = tmp_path / "a b"
+    assert bash.develop_options(spaced, Lock().with_pins([bash_static]), []) == [
+        "--option", "flake-registry", str(spaced / ".ohnix/shell/registry.json"),
+    ]  # fmt: skip
     assert bash.develop_options(tmp_path, Lock().with_pins([bash_static, nixpkgs]), []) == []
     assert bash.develop_options(tmp_path, Lock(), []) == []
 
