@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
@@ -67,6 +68,21 @@ def tail(text: str, lines: int = STDERR_TAIL_LINES) -> str:
 
 def which(program: str) -> str | None:
     return shutil.which(program)
+
+
+def host_which(program: str) -> str | None:
+    """`program` on this machine's PATH, leaving out ohnix's own virtualenv: its python3
+    (and whatever else pip put there) is ohnix's, not the host's."""
+    own = _own_scripts_dir()
+    dirs = os.environ.get("PATH", os.defpath).split(os.pathsep)
+    path = os.pathsep.join(d for d in dirs if own is None or os.path.realpath(d or ".") != own)
+    return shutil.which(program, path=path)
+
+
+def _own_scripts_dir() -> str | None:
+    if sys.prefix == sys.base_prefix:  # not in a virtualenv: nothing of ohnix's own on PATH
+        return None
+    return os.path.realpath(sysconfig.get_path("scripts"))
 
 
 def require(program: str, *, hint: str) -> str:

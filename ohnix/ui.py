@@ -4,12 +4,16 @@ a quarter of the start-up of `ohnix lock` in CI)."""
 
 from __future__ import annotations
 
+import os
+import re
 import sys
+import textwrap
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -46,6 +50,105 @@ def line(*segments: Segment) -> None:
     console().print(Text.assemble(*segments), highlight=False, soft_wrap=True)
 
 
+# How a column's cells may break to fit: "never" (a name a user copies), "words" (at
+# spaces only: each word stays whole), "anywhere" (at spaces, after hyphens, then folded).
+Wrap = Literal["never", "words", "anywhere"]
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    wrap: Wrap = "anywhere"
+
+
+WORDS = r"\s+"
+GAPS = ("  ", " ")  # between columns: two spaces, one when that saves wrapping words
+FOLD_MIN = 8  # the narrowest a column gets when words must be folded to fit
+
+
+def width(*, plain: bool = False) -> int | None:
+    """The width tables are laid out for: the terminal's (or COLUMNS, when set), or None:
+    full-width rows, one per line, for `cut` and `grep` (--plain, or piped with no COLUMNS)."""
+    if plain:
+        return None
+    if sys.stdout.isatty():
+        return console().width
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) > 0 else None
+
+
+def _layout(columns: Sequence[Column], rows: Sequence[Sequence[str]],
+            limit: int | None) -> tuple[list[int], str]:  # fmt: skip
+    """Each column's width and the gap between columns. A column is as wide as its longest
+    cell, narrowed (the widest first) to fit `limit`, no narrower than its longest word;
+    when that cannot fit, with one-space gaps; then no narrower than its longest piece
+    after a hyphen; then folding words. A column's `wrap` bounds that, so a table of long
+    names may stay wider than `limit`."""
+    cells = [[c.header, *(row[i] for row in rows)] for i, c in enumerate(columns)]
+    natural = [max(map(len, col)) for col in cells]
+    if limit is None:
+        return natural, GAPS[0]
+
+    def floor(split: str | None) -> list[int]:
+        """Each column's narrowest width when cells break at `split` (None: anywhere)."""
+        out = []
+        for column, w, col in zip(columns, natural, cells, strict=True):
+            if column.wrap == "never":
+                out.append(w)
+            elif column.wrap == "anywhere" and split is None:
+                out.append(min(w, FOLD_MIN))
+            else:
+                at = split if column.wrap == "anywhere" and split else WORDS
+                out.append(max(len(piece) for cell in col for piece in re.split(at, cell)))
+        return out
+
+    words, pieces, folded = floor(WORDS), floor(r"\s+|(?<=-)"), floor(None)
+    stages = ((GAPS[0], words), (GAPS[1], words), (GAPS[1], pieces), (GAPS[1], folded))
+    for n, (gap, least) in enumerate(stages):
+        budget = limit - len(gap) * (len(columns) - 1)
+        if sum(least) > budget and n < len(stages) - 1:
+            continue  # this stage cannot fit: do not narrow anything for nothing
+        widths = list(natural)
+        while sum(widths) > budget:
+            narrowable = [i for i, (w, f) in enumerate(zip(widths, least, strict=True)) if w > f]
+            if not narrowable:
+                break
+            widths[max(narrowable, key=widths.__getitem__)] -= 1
+        return widths, gap
+    raise AssertionError("the last stage always returns")
+
+
+def table(columns: Sequence[Column], rows: Sequence[Sequence[str]], *, limit: int | None,
+          styles: Sequence[str | None] = ()) -> None:  # fmt: skip
+    """Print a table: a bold header line, then each row (in `styles[i]`, on a terminal).
+    With a `limit`, cells wrap (at spaces, then after hyphens, then anywhere) to fit it;
+    without one, every row is one line at full width."""
+    widths, gap = _layout(columns, rows, limit)
+    for n, row in enumerate([[c.header for c in columns], *rows]):
+        wrapped = [
+            [cell] if len(cell) <= w
+            else textwrap.wrap(cell, w, break_long_words=c.wrap == "anywhere",
+                               break_on_hyphens=c.wrap == "anywhere") or [""]
+            for c, cell, w in zip(columns, row, widths, strict=True)
+        ]  # fmt: skip
+        style = "bold" if n == 0 else (styles[n - 1] if n - 1 < len(styles) else None)
+        for k in range(max(map(len, wrapped))):
+            parts = [(cell[k] if k < len(cell) else "").ljust(w)
+                     for cell, w in zip(wrapped, widths, strict=True)]  # fmt: skip
+            text = gap.join(parts).rstrip()
+            line((text, style) if style else text)
+
+
+def paragraph(text: str, limit: int | None, indent: str = "") -> None:
+    """A note under a table: wrapped to `limit` (one line without one)."""
+    if limit is None:
+        line(indent + text)
+        return
+    for row in textwrap.wrap(text, limit, initial_indent=indent, subsequent_indent=indent + "  ",
+                             break_on_hyphens=False):  # fmt: skip
+        line(row)
+
+
 def _go(product: Product) -> str:
     if not product.go.supported:
         return "not supported"
@@ -53,22 +156,24 @@ def _go(product: Product) -> str:
     return f"GOARCH={product.go.goarch}{arm}"
 
 
-def products_table(items: Iterable[Product]) -> None:
-    from rich.table import Table
-
-    table = Table(title="OpenHarmony 4.1 products")
-    for col in ("product", "system", "kernel", "cpu", "triple", "Go"):
-        table.add_column(col, no_wrap=col != "Go")
+def products_table(items: Iterable[Product], *, plain: bool = False) -> None:
+    """The catalog. Without a width (piped, --plain) only the header and one line per
+    product; on a terminal also a title and a note on the aliases."""
+    limit = width(plain=plain)
+    columns = [Column("product", "never"), Column("system"), Column("kernel"),
+               Column("cpu"), Column("triple"), Column("Go")]  # fmt: skip
+    items = list(items)
+    rows = [[p.name, p.system_type, p.kernel, ", ".join((p.cpu, *p.variants)), p.triple, _go(p)]
+            for p in items]  # fmt: skip
+    if limit is not None:
+        line(("OpenHarmony 4.1 products", "bold"))
+    table(columns, rows, limit=limit)
+    if limit is None:
+        return
     for p in items:
-        cpu = p.cpu + "".join(f", {v}" for v in p.variants)
-        name = p.name + ("*" if p.alias_of else "")
-        table.add_row(name, p.system_type, p.kernel, cpu, p.triple, _go(p))
-    console().print(table)
-    line(
-        "* rk3566 is a SoC, not an OpenHarmony product: an alias for Kaihong's "
-        'khdvk_3566b board (target_cpu arm, like rk3568; arm64 with cpu = "arm64" in '
-        "ohnix.toml). `ohnix products show NAME` for details."
-    )
+        if p.alias_of:
+            paragraph(p.description.removeprefix("Alias: ") + ".", limit)
+    paragraph("`ohnix products show PRODUCT` for details.", limit)
 
 
 def product_detail(p: Product) -> None:
@@ -91,7 +196,8 @@ def product_detail(p: Product) -> None:
     for cpu in p.variants:
         v = p.variant(cpu)
         line(f"  variant {cpu}: triple {v.triple}, float ABI {v.float_abi}, Go {_go(v)} "
-             f'(cpu = "{cpu}" under [products.{p.name}] in ohnix.toml)')  # fmt: skip
+             f'(cpu = "{cpu}" under [products.{p.name}] in ohnix.toml, or '
+             f"ohnix init {p.name} --target-cpu {cpu})")  # fmt: skip
 
 
 def doctor_report(report: Report) -> None:
@@ -154,19 +260,55 @@ def build_step(step: Any) -> None:
     line(mark[step.status], f" {step.name:<9} {step.detail}  ({step.seconds:.2f} s)")
 
 
-def parity_table(data: dict[str, Any]) -> None:
-    from rich.table import Table
+def _shell_cell(row: dict[str, Any]) -> str:
+    """Where the shell's copy of a container tool comes from, as a user reads it."""
+    version = f" {row['version']}" if row["version"] else ""
+    if row["provider"] == "missing":
+        attr = row["source"]
+        return "missing" + (f" (nixpkgs: {attr})" if attr != "none" else "")
+    if row["provider"] == "ohos-prebuilts":
+        return f"OpenHarmony prebuilt{version}"
+    return f"{row['provider']} {row['source']}{version}"
 
-    table = Table(title=f"{data['product']}: {data['container']} vs the {data['provider']} shell")
-    for col in ("container tool", "from", "container has", "shell provider", "source", "version"):
-        table.add_column(col)
-    for row in data["tools"]:
-        style = "red" if row["provider"] == "missing" else None
-        origin = "package list" if row["origin"] == "build_package_list.json" else row["origin"]
-        table.add_row(row["tool"], origin, row["container"], row["provider"], row["source"],
-                      row["version"] or "", style=style)  # fmt: skip
-    console().print(table)
-    line(f"  package list: {data['package_list']}; the rest: the container's Dockerfile")
-    for t in data["toolchain"]:
-        source = t["attr"] or t["pin"] or ""
-        line(f"  {t['var']:<8} {t['provider']:<15} {source} {t['exe']}")
+
+LISTED_IN = {"build_package_list.json": "package list", "Dockerfile": "Dockerfile"}
+
+
+def parity_table(data: dict[str, Any], *, plain: bool = False) -> None:
+    """The container's tools next to the shell's, then the shell's own toolchain. Without a
+    width (piped, --plain) only the two tables; on a terminal also a title and notes."""
+    limit = width(plain=plain)
+    image = str(data["container"])
+    registry, _, name = image.rpartition("/")
+    if limit is not None:
+        line((f"{data['product']} ({data['system_type']} system): OpenHarmony's build container "
+              f"next to the {data['provider']} shell", "bold"))  # fmt: skip
+        paragraph(f"container image: {name}" + (f" ({registry})" if registry else ""), limit, "  ")
+    tools = data["tools"]
+    # The container's packages last: the longest cells, so plain rows pad nothing after them.
+    rows = [
+        [t["tool"], _shell_cell(t),
+         LISTED_IN.get(t["origin"], t["origin"]) if t["in_image"] else "not in image",
+         t["container"]]
+        for t in tools
+    ]  # fmt: skip
+    styles = ["red" if t["provider"] == "missing" else None for t in tools]
+    table([Column("tool", "words"), Column("in the shell"), Column("listed in"),
+           Column("in the container")], rows, limit=limit, styles=styles)  # fmt: skip
+    line("")
+    built = {"ohnix": "built from pinned sources"}
+    chain = [[t["var"], t["provider"], t["attr"] or t["pin"] or built.get(t["provider"], ""),
+              t["exe"]] for t in data["toolchain"]]  # fmt: skip
+    table([Column("variable", "never"), Column("provider"), Column("from"),
+           Column("executable")], chain, limit=limit)  # fmt: skip
+    if limit is None:
+        return
+    line("")
+    paragraph(f"package list: {data['package_list']}, which OpenHarmony's build checks.", limit)
+    paragraph(
+        "Dockerfile: what the image adds to it. The 3.2 images' own Dockerfiles were not "
+        "found: these rows come from the Dockerfiles of the older 0.0.6 standard and 1.0.0 "
+        "lite images (openharmony/docs) and from partial 3.2-era Dockerfiles.",
+        limit,
+    )
+    paragraph(f"`ohnix parity {data['product']} --json` gives each row's reason and source.", limit)

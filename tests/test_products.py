@@ -1,3 +1,7 @@
+import os
+import re
+from pathlib import Path
+
 import pytest
 
 from ohnix import products
@@ -87,3 +91,81 @@ def test_cli_products_table(ohnix) -> None:
     res = ohnix("products", env={"COLUMNS": "160"})
     assert res.returncode == 0
     assert "wifiiot_hispark_pegasus" in res.stdout and "khdvk_3566b" in res.stdout
+
+
+# --- the table: full rows when piped, readable at 80 columns --------------------------
+
+
+def _fields(row: str) -> list[str]:
+    return re.split(r"\s{2,}", row.strip())
+
+
+def test_products_piped_prints_full_rows(ohnix, monkeypatch) -> None:
+    from ohnix import ui
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    res = ohnix("products")
+    assert res.returncode == 0, res.stderr
+    header, *rows = res.stdout.splitlines()
+    assert _fields(header) == ["product", "system", "kernel", "cpu", "triple", "Go"]
+    catalog = products.catalog()
+    assert [_fields(r)[0] for r in rows] == list(catalog)  # full names, one row each
+    for row in rows:
+        p = catalog[_fields(row)[0]]
+        assert _fields(row) == [p.name, p.system_type, p.kernel, ", ".join((p.cpu, *p.variants)),
+                                p.triple, ui._go(p)]  # fmt: skip
+    assert "…" not in res.stdout
+    # `cut` works on the aligned columns: the Go column starts at the header's offset.
+    start = header.index("Go")
+    assert {r[start:] for r in rows} >= {"GOARCH=arm GOARM=7", "not supported"}
+    # --plain is the same on a terminal, or with COLUMNS set.
+    assert ohnix("products", "--plain", env={"COLUMNS": "80"}).stdout == res.stdout
+
+
+def _terminal(argv: list[str], columns: int, cwd: Path | None = None) -> str:
+    """What a terminal of `columns` columns shows (script(1) gives ohnix a pty)."""
+    import shlex
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("script") is None:
+        pytest.skip("script(1) is not installed")
+    cmd = shlex.join([sys.executable, "-m", "ohnix", *argv])
+    res = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True,
+                         env={**os.environ, "COLUMNS": str(columns)}, cwd=cwd, check=False)  # fmt: skip
+    assert res.returncode == 0, res
+    assert "\x1b[" in res.stdout  # styled: it was a terminal
+    return re.sub(r"\x1b\[[0-9;]*m", "", res.stdout).replace("\r", "")
+
+
+def test_products_at_80_columns_wraps_cells_and_keeps_names(ohnix) -> None:
+    from ohnix import ui
+
+    piped = ohnix("products", env={"COLUMNS": "80"}).stdout
+    for out in (piped, _terminal(["products"], 80)):
+        lines = out.splitlines()
+        assert max(map(len, lines)) <= 80, out
+        go_at = next(ln for ln in lines if ln.startswith("product ")).index("Go")
+        for p in products.catalog().values():
+            # The name whole at the start of its row, and a real Go column on that line.
+            row = next(ln for ln in lines if ln.startswith(p.name + " "))
+            assert row[go_at - 1] == " " and row[go_at:].strip(), (row, out)
+            assert ui._go(p).startswith(row[go_at:].strip())
+        assert "…" not in out
+
+
+def test_table_layout_fits_and_never_narrows_kept_columns() -> None:
+    from ohnix import ui
+
+    columns = [ui.Column("name", "never"), ui.Column("words"), ui.Column("triple")]
+    rows = [["qemu-arm64-linux-min", "a few words that wrap", "aarch64-linux-ohos"],
+            ["x", "unbreakable_long_word_here", "riscv32-unknown-elf"]]  # fmt: skip
+    assert ui._layout(columns, rows, None) == ([20, 26, 19], "  ")
+    for limit in range(38, 80):  # 38: the kept column and two folded ones (FOLD_MIN)
+        widths, gap = ui._layout(columns, rows, limit)
+        assert widths[0] == 20  # kept whole
+        assert sum(widths) + len(gap) * 2 <= limit
+    # Words wrap before anything folds: at 60, every word still fits its column.
+    widths, _ = ui._layout(columns, rows, 60)
+    assert widths[1] >= len("unbreakable_long_word_here") and widths[2] >= len("unknown-elf")

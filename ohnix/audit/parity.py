@@ -1,9 +1,14 @@
 """`ohnix parity PRODUCT`: the OpenHarmony build container's tools for the product's
-system type next to what the shell provides (name, provider, version)."""
+system type next to what the shell provides (name, provider, version).
+
+The host provider's tools are looked up on this machine's PATH, without ohnix's own
+virtualenv (proc.host_which)."""
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -34,12 +39,13 @@ ToolSource = Literal["nixpkgs", "ohos-prebuilts", "host", "missing"]
 @dataclass(frozen=True)
 class Row:
     tool: str
-    container: str  # what the container installs (apt package and version, if known)
+    container: str  # what the container installs (apt packages, version), in words
     provider: ToolSource
-    source: str  # attribute, prebuilt URL or host path
-    version: str | None
+    source: str  # attribute, prebuilt URL or host path(s)
+    version: str | None  # the shell's version, where known without running anything
     note: str = ""
     origin: str = ""  # "build_package_list.json" (OpenHarmony's list) or "Dockerfile"
+    in_image: bool = True  # False: not in the container, an ohnix shell should add it
 
 
 def _nixpkgs_versions(lock: Lock, attrs: list[str]) -> dict[str, str | None]:
@@ -59,33 +65,62 @@ def _nixpkgs_versions(lock: Lock, attrs: list[str]) -> dict[str, str | None]:
     return data
 
 
+def _in_words() -> Callable[[str], str]:
+    """Container facts name their sources by key (`(excerpt-B)`): say what each is."""
+    labels = {k: str(v["label"]) for k, v in contents._data("container.toml")["sources"].items()}
+    keys = re.compile(
+        r"\b(" + "|".join(map(re.escape, sorted(labels, key=len, reverse=True))) + r")\b"
+    )
+    return lambda text: keys.sub(lambda m: labels[m.group(1)], text)
+
+
+def _host_version(lock: Lock, exe: str) -> str | None:
+    """The version the lock recorded for a host program it pins (no program is run)."""
+    pin = lock.get(f"host/{exe}")
+    found = re.search(r"\d+(?:\.\d+)+", pin.version or "") if pin else None
+    return found.group(0) if found else None
+
+
 def rows(config: Config, lock: Lock, product: str) -> list[Row]:
     pc = config.product(product)
     tools = contents.container(pc.product.system_type)
     attrs = sorted({t["nixpkgs"] for t in tools} - {"none"})
     versions = _nixpkgs_versions(lock, attrs) if pc.provider == "nixpkgs" else {}
     prebuilts = contents.toolchains()["prebuilts"]
+    in_words = _in_words()
     out: list[Row] = []
     for t in tools:
         attr = str(t["nixpkgs"])
-        container = f"{t.get('apt', '')}" + (f" ({t['version']})" if t.get("version") else "")
-        origin = str(t["origin"])
+        container = in_words(str(t.get("apt", "")))
+        if t.get("version"):
+            container += f"; version {in_words(str(t['version']))}"
+        origin, in_image = str(t["origin"]), bool(t.get("in_image", True))
         prebuilt = PREBUILT_FOR.get(attr)
+        exes = [HOST_BINARY[attr]] if attr in HOST_BINARY else list(t.get("host_exe", []))
+        found = {exe: path for exe in exes if (path := proc.host_which(exe))}
         if pc.provider == "ohos-prebuilts" and prebuilt is not None and prebuilt in prebuilts:
             from ohnix.pin import resolve
 
             meta = resolve.prebuilt_catalog(config.project.openharmony)[prebuilt]
             out.append(Row(t["name"], container, "ohos-prebuilts", str(meta["url"]),
-                           str(meta.get("version")), "OpenHarmony's prebuilt", origin))  # fmt: skip
+                           str(meta.get("version")), "OpenHarmony's prebuilt", origin,
+                           in_image))  # fmt: skip
         elif pc.provider == "nixpkgs" and attr != "none":
             out.append(Row(t["name"], container, "nixpkgs", attr, versions.get(attr),
-                           origin=origin))  # fmt: skip
-        elif attr in HOST_BINARY and (found := proc.which(HOST_BINARY[attr])):
-            out.append(Row(t["name"], container, "host", found, None,
-                           "from this machine's PATH, not pinned", origin))  # fmt: skip
+                           origin=origin, in_image=in_image))  # fmt: skip
+        elif found:
+            pinned = lock.get(f"host/{exes[0]}") is not None
+            lacking = [exe for exe in exes if exe not in found]
+            note = (
+                "pinned by ohnix.lock" if pinned else "from this machine's PATH, not pinned"
+            ) + (f"; not on PATH: {', '.join(lacking)}" if lacking else "")
+            out.append(Row(t["name"], container, "host", ", ".join(found.values()),
+                           _host_version(lock, exes[0]), note, origin, in_image))  # fmt: skip
         else:
             why = str(t.get("why") or t.get("note") or "not provided by this shell")
-            out.append(Row(t["name"], container, "missing", attr, None, why, origin))
+            if exes:
+                why = f"{', '.join(exes)}: not on PATH; {why}"
+            out.append(Row(t["name"], container, "missing", attr, None, why, origin, in_image))
     return out
 
 

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 import typer.core
 
+from ohnix.cli.usage import configured_products
+
 if TYPE_CHECKING:
     from ohnix.config import Config
 
@@ -45,8 +47,24 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 RenderOpt = Annotated[
     bool, typer.Option("--render", help="Render first if the Nix files are stale.")
 ]
-ProductArg = Annotated[str, typer.Argument(help="A configured product.")]
-ProductsArg = Annotated[list[str], typer.Argument(help="Configured products.", metavar="PRODUCT")]
+ProductArg = Annotated[
+    str,
+    typer.Argument(
+        help="A configured product.", metavar="PRODUCT", autocompletion=configured_products
+    ),
+]
+ProductsArg = Annotated[
+    list[str],
+    typer.Argument(
+        help="Configured products.", metavar="PRODUCT", autocompletion=configured_products
+    ),
+]
+PlainOpt = Annotated[
+    bool,
+    typer.Option(
+        "--plain", help="Plain rows, one per line at full width (the default when piped)."
+    ),
+]
 
 
 OutputOpt = Annotated[

@@ -16,7 +16,8 @@ from typing import Annotated
 import typer
 
 from ohnix.cli.app import JsonOpt, ProductArg, RenderOpt, app, emit_json, globals_of, load_project
-from ohnix.errors import OhnixError
+from ohnix.cli.usage import catalog_products
+from ohnix.errors import OhnixError, ProductError
 
 bridge_app = typer.Typer(
     help="The Go/CGO bridge build's steps: syscall tables and ABI snapshots.\n\n\b\n"
@@ -70,7 +71,12 @@ def _write(path: Path, text: str, what: str) -> None:
 @bridge_app.command("syscalls")
 def syscalls_cmd(
     ctx: typer.Context,
-    arch: Annotated[Arch, typer.Option("--arch", help="Target architecture.")],
+    arch: Annotated[
+        Arch,
+        typer.Option(
+            "--arch", help="Target architecture: arm64, arm, riscv64 or x86_64.", metavar="ARCH"
+        ),
+    ],
     headers: Annotated[
         Path,
         typer.Option(
@@ -80,7 +86,9 @@ def syscalls_cmd(
             metavar="DIR",
         ),
     ],
-    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.go,
+    fmt: Annotated[
+        Format, typer.Option("--format", help="Output format: go or json.", metavar="FORMAT")
+    ] = Format.go,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -107,10 +115,14 @@ def syscalls_cmd(
 def abi_snapshot(
     ctx: typer.Context,
     target: Annotated[
-        str, typer.Option("--target", help="Target triple, e.g. aarch64-linux-ohos.")
+        str,
+        typer.Option("--target", help="Target triple, e.g. aarch64-linux-ohos.", metavar="TRIPLE"),
     ],
     cc: Annotated[
-        str, typer.Option("--cc", help='The target C compiler (a command line, e.g. "clang").')
+        str,
+        typer.Option(
+            "--cc", help='The target C compiler (a command line, e.g. "clang").', metavar="CC"
+        ),
     ],
     output: Annotated[
         Path, typer.Option("-o", "--output", help="The snapshot file to write.", metavar="FILE")
@@ -177,10 +189,21 @@ def abi_check(
 @bridge_app.command("cgo")
 def cgo_cmd(
     ctx: typer.Context,
-    product: Annotated[str, typer.Option("--product", "-p", help="A catalog product.")],
-    cpu: Annotated[str | None, typer.Option("--cpu", help="Another target_cpu.")] = None,
+    product: Annotated[
+        str,
+        typer.Option(
+            "--product",
+            "-p",
+            help="A catalog product.",
+            metavar="PRODUCT",
+            autocompletion=catalog_products,
+        ),
+    ],
+    cpu: Annotated[
+        str | None, typer.Option("--cpu", help="Another target_cpu.", metavar="CPU")
+    ] = None,
     out_dir: Annotated[
-        Path, typer.Option("-o", "--output", help="Directory for cgo_wrapper.h.")
+        Path, typer.Option("-o", "--output", help="Directory for cgo_wrapper.h.", metavar="DIR")
     ] = Path("gen"),
     clang: Annotated[
         bool, typer.Option("--clang/--gcc", help="Flags for clang (--target) or for GCC.")
@@ -195,8 +218,15 @@ def cgo_cmd(
     from ohnix import products
     from ohnix.bridge import cgo
 
-    prod = products.get(product)
-    prof = cgo.profile(prod.variant(cpu) if cpu else prod, clang=clang)
+    try:  # not a catalog product or target_cpu: bad usage
+        prod = products.get(product)
+    except ProductError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--product'") from None
+    try:
+        prod = prod.variant(cpu) if cpu else prod
+    except ProductError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--cpu'") from None
+    prof = cgo.profile(prod, clang=clang)
     target = _path(ctx, out_dir)
     target.mkdir(parents=True, exist_ok=True)  # -o names a directory: make it, like build does
     _write(target / "cgo_wrapper.h", prof.header, f"cgo wrapper for {product}")

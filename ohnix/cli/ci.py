@@ -23,6 +23,7 @@ from ohnix.cli.app import (
     globals_of,
     load_project,
 )
+from ohnix.cli.usage import configured_products
 from ohnix.errors import OhnixError
 
 cache_app = typer.Typer(
@@ -88,9 +89,12 @@ def _cache_url(ctx: typer.Context, url: str, option: str) -> None:
 def cache_push(
     ctx: typer.Context,
     products: ProductsArg,
-    to: Annotated[str, typer.Option("--to", help="file://DIR, s3://BUCKET, ssh://HOST.")],
+    to: Annotated[
+        str, typer.Option("--to", help="file://DIR, s3://BUCKET, ssh://HOST.", metavar="URL")
+    ],
     secret_key: Annotated[
-        str | None, typer.Option("--secret-key", help="Sign with this key file.")
+        str | None,
+        typer.Option("--secret-key", help="Sign with the secret key in FILE.", metavar="FILE"),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -109,9 +113,14 @@ def cache_push(
 def cache_pull(
     ctx: typer.Context,
     products: ProductsArg,
-    source: Annotated[str, typer.Option("--from", help="file://DIR, s3://BUCKET, ssh://HOST.")],
+    source: Annotated[
+        str, typer.Option("--from", help="file://DIR, s3://BUCKET, ssh://HOST.", metavar="URL")
+    ],
     public_key: Annotated[
-        str | None, typer.Option("--public-key", help="Trust signatures by this key.")
+        str | None,
+        typer.Option(
+            "--public-key", help="Trust signatures by the public key in FILE.", metavar="FILE"
+        ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -137,12 +146,26 @@ WRITE_VERBS = {"create": "wrote", "identical": "unchanged", "update": "updated",
                "overwrite": "overwrote (edited)"}  # fmt: skip
 
 
+def _ci_targets(incomplete: str) -> list[str]:
+    from ohnix.render import workflow
+
+    return [t for t in workflow.TARGETS if t.startswith(incomplete)]
+
+
 @app.command()
 def ci(
     ctx: typer.Context,
-    provider: Annotated[str, typer.Argument(help="github or gitlab.")],
+    provider: Annotated[
+        str,
+        typer.Argument(help="github or gitlab.", metavar="PROVIDER", autocompletion=_ci_targets),
+    ],
     products: Annotated[
-        list[str] | None, typer.Argument(help="Products to build (default: all).")
+        list[str] | None,
+        typer.Argument(
+            help="Products to build (default: all).",
+            metavar="PRODUCT",
+            autocompletion=configured_products,
+        ),
     ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite the workflow even if it was edited.")
@@ -168,6 +191,11 @@ def ci(
     """
     from ohnix.render import install, workflow
 
+    if provider not in workflow.TARGETS:
+        raise typer.BadParameter(
+            f"`{provider}` is not a CI ohnix writes for; choose {' or '.join(workflow.TARGETS)}.",
+            param_hint="'PROVIDER'",
+        )
     cfg = load_project(ctx)
     how = install.given(ohnix_from) if ohnix_from is not None else install.recorded()
     done = workflow.write(cfg, provider, list(products or []), how, force=force)
@@ -187,9 +215,19 @@ class _AuditGroup(typer.core.TyperGroup):
     not a subcommand (or --help) goes to the default `report` subcommand."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # ctx: a click Context
-        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
+        completing = ctx.resilient_parsing and not args  # `ohnix audit <TAB>`: see below
+        if not completing and (
+            not args or (args[0] not in self.commands and args[0] not in ("--help", "-h"))
+        ):
             args = ["report", *args]
         return super().parse_args(ctx, args)
+
+    def shell_complete(self, ctx: Any, incomplete: str) -> list[Any]:
+        """The subcommands, and (for the short form) the products `report` takes."""
+        from typer._click.shell_completion import CompletionItem
+
+        found = super().shell_complete(ctx, incomplete)
+        return found + [CompletionItem(n) for n in configured_products(ctx, incomplete)]
 
 
 audit_app = typer.Typer(
@@ -206,7 +244,11 @@ def audit_report(
     ctx: typer.Context,
     products: Annotated[
         list[str] | None,
-        typer.Argument(help="Configured products (default: all).", metavar="PRODUCT"),
+        typer.Argument(
+            help="Configured products (default: all).",
+            metavar="PRODUCT",
+            autocompletion=configured_products,
+        ),
     ] = None,
     verify: Annotated[
         bool,
@@ -249,8 +291,8 @@ def audit_report(
 
 @audit_app.command("diff")
 def audit_diff(
-    a: Annotated[Path, typer.Argument(help="The first report (ohnix audit --json).")],
-    b: Annotated[Path, typer.Argument(help="The second report.")],
+    a: Annotated[Path, typer.Argument(help="The first report (ohnix audit --json).", metavar="A")],
+    b: Annotated[Path, typer.Argument(help="The second report.", metavar="B")],
     as_json: JsonOpt = False,
 ) -> None:
     """Explain why two audit reports differ, offline, without any .drv on this machine:
@@ -295,7 +337,10 @@ def sbom(
     ctx: typer.Context,
     product: ProductArg,
     fmt: Annotated[
-        SbomFormat, typer.Option("--format", help="The SBOM format (CycloneDX 1.6 JSON).")
+        SbomFormat,
+        typer.Option(
+            "--format", help="The SBOM format: cyclonedx (CycloneDX 1.6 JSON).", metavar="FORMAT"
+        ),
     ] = SbomFormat.cyclonedx,
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Write to FILE.", metavar="FILE")

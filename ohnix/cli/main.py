@@ -17,10 +17,11 @@ import typer.core
 from typer._click.exceptions import UsageError
 
 from ohnix import __version__
-from ohnix.cli import ci, cmdline, project
+from ohnix.cli import ci, cmdline, project, usage
 from ohnix.cli.app import (
     Globals,
     JsonOpt,
+    PlainOpt,
     app,
     emit_json,
     envelope,
@@ -29,8 +30,9 @@ from ohnix.cli.app import (
     load_project,
 )
 from ohnix.cli.bridge import bridge_app
+from ohnix.cli.usage import catalog_products
 from ohnix.config import Provider
-from ohnix.errors import OhnixError
+from ohnix.errors import OhnixError, ProductError
 
 # The command modules register on `app` when imported; named here so that is explicit.
 COMMAND_MODULES = (project, ci)
@@ -57,7 +59,10 @@ def root(
         typer.Option("-C", "--directory", help="Run as if started in DIR.", metavar="DIR"),
     ] = Path(),
     verbose: Annotated[
-        int, typer.Option("-v", "--verbose", count=True, help="Show the commands ohnix runs.")
+        int,
+        typer.Option(
+            "-v", "--verbose", count=True, show_default=False, help="Show the commands ohnix runs."
+        ),
     ] = 0,
     version: Annotated[  # noqa: ARG001 (handled by its eager callback)
         bool,
@@ -67,14 +72,16 @@ def root(
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING, format="%(message)s", stream=sys.stderr
     )
-    if not directory.is_dir():  # a usage error (exit 2), as any other bad option value
+    # A usage error (exit 2), as any other bad option value; `init` makes its folder.
+    creates = ctx.invoked_subcommand == "init" and not directory.exists()
+    if not directory.is_dir() and not creates:
         what = "no such directory" if not directory.exists() else "not a directory"
         raise UsageError(f"-C {directory}: {what}; -C takes the folder to work in.", ctx=ctx)
     ctx.obj = Globals(directory.resolve(), verbose)
 
 
 @products_app.callback()
-def products_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+def products_list(ctx: typer.Context, as_json: JsonOpt = False, plain: PlainOpt = False) -> None:
     """List every product: OpenHarmony name, board, system type, kernel, triple, Go."""
     if ctx.invoked_subcommand is not None:
         return
@@ -86,12 +93,17 @@ def products_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         return
     from ohnix import ui
 
-    ui.products_table(items)
+    ui.products_table(items, plain=plain)
 
 
 @products_app.command("show")
 def products_show(
-    name: Annotated[str, typer.Argument(help="A product name, e.g. rk3568.")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="A product name, e.g. rk3568.", metavar="PRODUCT", autocompletion=catalog_products
+        ),
+    ],
     as_json: JsonOpt = False,
 ) -> None:
     """Show one product and its target_cpu variants.
@@ -100,7 +112,10 @@ def products_show(
     """
     from ohnix import products
 
-    product = products.get(name)
+    try:
+        product = products.get(name)
+    except ProductError as exc:  # not a catalog name: bad usage
+        raise typer.BadParameter(str(exc), param_hint="'PRODUCT'") from None
     if as_json:
         emit_json(product.as_dict())
         return
@@ -109,11 +124,39 @@ def products_show(
     ui.product_detail(product)
 
 
+def _init_choice(names: list[str], cpu: str | None) -> list[str]:
+    """`names`, checked: an unknown or repeated product or a target_cpu it lacks is bad
+    usage (exit 2), reported before anything is written."""
+    from ohnix.render import starter
+
+    try:
+        starter.check(names)
+    except ProductError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'PRODUCT'") from None
+    try:
+        starter.check(names, cpu)
+    except ProductError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--target-cpu'") from None
+    return names
+
+
 @app.command()
 def init(
     ctx: typer.Context,
     names: Annotated[
-        list[str] | None, typer.Argument(help="Products to configure.", metavar="PRODUCT")
+        list[str] | None,
+        typer.Argument(
+            help="Products to configure.", metavar="PRODUCT", autocompletion=catalog_products
+        ),
+    ] = None,
+    target_cpu: Annotated[
+        str | None,
+        typer.Option(
+            "--target-cpu",
+            help='Build the products for this target_cpu (writes cpu = "CPU"); '
+            "`ohnix products show PRODUCT` lists each product's.",
+            metavar="CPU",
+        ),
     ] = None,
     provider: Annotated[
         Provider,
@@ -121,16 +164,20 @@ def init(
             "--provider",
             help="Where the products' tools come from: host (this machine's, offline), "
             "nixpkgs, or ohos-prebuilts (OpenHarmony's own).",
+            metavar="PROVIDER",
         ),
     ] = "host",
 ) -> None:
     """Write a commented starter ohnix.toml (never overwrites one).
 
     Example: ohnix init rk3568 qemu-arm64-linux-min --provider nixpkgs
+
+    With rk3568's arm64 variant: ohnix init rk3568 --target-cpu arm64
     """
     from ohnix.render import starter
 
-    paths = starter.write(globals_of(ctx).directory, list(names or []), provider)
+    chosen = _init_choice(list(names or []), target_cpu)
+    paths = starter.write(globals_of(ctx).directory, chosen, target_cpu, provider)
     sys.stdout.write("".join(f"wrote {p}\n" for p in paths) + "next: ohnix lock\n")
 
 
@@ -244,7 +291,7 @@ def _failed(argv: list[str], code: int, kind: str, message: str, exc: BaseExcept
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: OhnixError -> one paragraph and exit 1; usage errors 2; Ctrl-C -> 130."""
-    command = typer.main.get_command(app)
+    command = usage.restyle(typer.main.get_command(app))
     args = cmdline.hoist_globals(command, sys.argv[1:] if argv is None else list(argv))
     try:
         result = command.main(args=args, prog_name="ohnix", standalone_mode=False)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ohnix.cli.app import JsonOpt, ProductArg, RenderOpt, app, emit_json, load_project
+from ohnix.cli.app import JsonOpt, PlainOpt, ProductArg, RenderOpt, app, emit_json, load_project
 from ohnix.errors import LockError, RenderError
 
 if TYPE_CHECKING:
@@ -35,7 +35,8 @@ def lock(
         bool, typer.Option("--offline", help="Fail instead of fetching anything.")
     ] = False,
     jobs: Annotated[
-        int | None, typer.Option("--jobs", "-j", help="Parallel prefetches.", min=1)
+        int | None,
+        typer.Option("--jobs", "-j", help="Parallel prefetches.", min=1, metavar="N"),
     ] = None,
     keep_going: Annotated[
         bool, typer.Option("--keep-going", "-k", help="Pin what can be pinned; list failures.")
@@ -197,7 +198,8 @@ def run(
     ctx: typer.Context,
     product: ProductArg,
     command: Annotated[
-        list[str] | None, typer.Argument(help="The command, after --.", metavar="-- CMD")
+        list[str] | None,
+        typer.Argument(help="The command and its arguments, after `--`.", metavar="-- CMD"),
     ] = None,
     print_env: Annotated[
         bool, typer.Option("--print-env", help="Print the shell's variables instead.")
@@ -214,6 +216,9 @@ def run(
     """
     from ohnix.shell import enter
 
+    argv = list(command or []) + list(ctx.args)
+    if not (argv or print_env):
+        ctx.fail(f"Missing the command to run: ohnix run {product} -- CMD [ARGS]...")
     cfg = load_project(ctx)
     if print_env:
         variables = enter.variables(cfg, product, render_now=render_now)
@@ -222,7 +227,7 @@ def run(
         else:
             sys.stdout.write(enter.export_lines(variables))
         return
-    enter.run(cfg, product, list(command or []) + list(ctx.args), render_now=render_now)
+    enter.run(cfg, product, argv, render_now=render_now)
 
 
 @app.command()
@@ -256,7 +261,9 @@ def direnv(ctx: typer.Context, product: ProductArg, as_json: JsonOpt = False) ->
 
 
 @app.command()
-def parity(ctx: typer.Context, product: ProductArg, as_json: JsonOpt = False) -> None:
+def parity(
+    ctx: typer.Context, product: ProductArg, as_json: JsonOpt = False, plain: PlainOpt = False
+) -> None:
     """The OpenHarmony build container's tools next to what the product's shell provides.
 
     Example: ohnix parity rk3568 --json
@@ -270,4 +277,4 @@ def parity(ctx: typer.Context, product: ProductArg, as_json: JsonOpt = False) ->
     if as_json:
         emit_json(data)
     else:
-        ui.parity_table(data)
+        ui.parity_table(data, plain=plain)

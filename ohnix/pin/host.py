@@ -149,7 +149,7 @@ def store_name(program: str) -> str:
 
 
 def locate(program: str) -> Path:
-    found = proc.which(program)
+    found = proc.host_which(program)
     if found is None:
         from ohnix.pin import debian
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ohnix import products
 from ohnix.config import CONFIG_NAME, Provider
-from ohnix.errors import ConfigError
+from ohnix.errors import ConfigError, ProductError
 
 DEFAULT_PRODUCT = "qemu-arm64-linux-min"
 
@@ -54,25 +54,44 @@ provider = "{provider}"
 """
 
 
-def text(project_name: str, names: list[str], provider: Provider = "host") -> str:
+def check(names: list[str], cpu: str | None = None) -> None:
+    """Raise ProductError unless every name (none: the default product) is a catalog
+    product, given once, that builds for target_cpu `cpu` (when given)."""
     chosen = names or [DEFAULT_PRODUCT]
-    seen: set[str] = set()
+    for i, name in enumerate(chosen):
+        product = products.get(name)
+        if name in chosen[:i]:
+            raise ProductError(f"Product `{name}` was given twice.")
+        if cpu is not None:
+            product.variant(cpu)
+
+
+def text(
+    project_name: str, names: list[str], cpu: str | None = None, provider: Provider = "host"
+) -> str:
+    """The starter ohnix.toml; `cpu`: the target_cpu every product is written with
+    (`ohnix init --target-cpu`), else each product's default, with its variants commented."""
+    chosen = names or [DEFAULT_PRODUCT]
+    check(chosen, cpu)
     # Commented out unless a product uses it (a [nixpkgs] is pinned, so fetched, by lock).
     nixpkgs = NIXPKGS if provider == "nixpkgs" else "".join(f"# {line}\n" for line in
                                                             NIXPKGS.splitlines())  # fmt: skip
     parts = [HEADER.format(name=project_name, nixpkgs=nixpkgs)]
     for name in chosen:
         product = products.get(name)
-        if name in seen:
-            raise ConfigError(f"Product `{name}` was given twice.")
-        seen.add(name)
         parts.append(PRODUCT.format(name=name, description=product.description,
                                     provider=provider))  # fmt: skip
         parts.append(f'# target_cpu is "{product.cpu}" ({product.triple}, float ABI '
                      f"{product.float_abi}).\n")  # fmt: skip
-        for cpu in product.variants:
-            v = product.variant(cpu)
-            parts.append(f'# cpu = "{cpu}"          # the {cpu} variant: {v.triple}\n')
+        for other in (product.cpu, *product.variants):
+            v = product.variant(other)
+            what = f"{v.triple}, float ABI {v.float_abi}"
+            if other == cpu:
+                parts.append(
+                    f'cpu = "{other}"  # {what} (ohnix init {name} --target-cpu {other})\n'
+                )
+            elif other != product.cpu:
+                parts.append(f'# cpu = "{other}"  # {what}\n')
     return "".join(parts)
 
 
@@ -87,7 +106,9 @@ GITIGNORE = """\
 """
 
 
-def write(directory: Path, names: list[str], provider: Provider = "host") -> list[Path]:
+def write(
+    directory: Path, names: list[str], cpu: str | None = None, provider: Provider = "host"
+) -> list[Path]:
     """Write ohnix.toml and, where none exists, a .gitignore of the machine-local folders.
     Returns the paths written."""
     path = directory / CONFIG_NAME
@@ -97,7 +118,7 @@ def write(directory: Path, names: list[str], provider: Provider = "host") -> lis
             hint="Edit it, or remove it first to start over.",
         )
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", directory.resolve().name).strip("-") or "project"
-    content = text(name, names, provider)
+    content = text(name, names, cpu, provider)
     directory.mkdir(parents=True, exist_ok=True)
     with path.open("x", encoding="utf-8") as fh:
         fh.write(content)

@@ -9,7 +9,6 @@ under .ohnix/roots/, so a configured shell still enters offline after garbage co
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import shutil
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from ohnix.atomic import project_lock
 from ohnix.config import Config
 from ohnix.errors import OhnixError
 from ohnix.pin.lockfile import Lock
-from ohnix.shell import contents, envcache
+from ohnix.shell import bash, contents, envcache
 from ohnix.store import nix
 
 ROOTS_DIR = envcache.ROOTS_DIR
@@ -163,6 +162,16 @@ def run(config: Config, product: str, argv: list[str], *, render_now: bool = Fal
     envcache.exec_command(variables(config, product, render_now=render_now), argv)
 
 
+def develop_argv(config: Config, product: str, roots: Path, ref: str = ".") -> list[str]:
+    """`nix develop` of a product's shell (`ref`: how it names the project's flake, see
+    flake_dir), told which bash to start (bash.py)."""
+    from ohnix.pin import lockfile
+
+    held = lockfile.read(config.root) or Lock()
+    return [*nix.develop_argv(f"{ref}#{product}"), "--profile", str(roots / "profile"),
+            *bash.develop_options(config.root, held, contents.SYSTEMS)]  # fmt: skip
+
+
 def enter(config: Config, product: str, *, classic: bool, render_now: bool = False) -> None:
     check_system(config, product)
     ensure_fresh(config, render_now=render_now)
@@ -178,14 +187,12 @@ def enter(config: Config, product: str, *, classic: bool, render_now: bool = Fal
     cwd = None
     if classic:
         argv = ["nix-shell", str(config.root / "default.nix"), "-A", product]
-        # nix-shell looks for bash in <nixpkgs>, then on the *shell's* PATH (only its tools):
-        # without this it fails (and Nix 2.8 segfaults) unless NIX_PATH has a nixpkgs.
-        bash = shutil.which("bash")
-        if bash and "NIX_BUILD_SHELL" not in os.environ:
-            env["NIX_BUILD_SHELL"] = bash
+        # Also saves nix-shell from looking for bash in <nixpkgs> (Nix 2.8 segfaults
+        # without a nixpkgs in NIX_PATH): see bash.py.
+        env.update(bash.classic_env(config.root))
     else:
         ref, cwd = flake_dir(config.root)
-        argv = [*nix.develop_argv(f"{ref}#{product}"), "--profile", str(roots / "profile")]
+        argv = develop_argv(config, product, roots, ref)
     envcache.restore_signals()  # an ignored SIGPIPE would stay ignored in the shell
     proc.exec_replace(argv, env=env, cwd=cwd)
 

@@ -45,7 +45,7 @@ def test_cli_bridge_cgo(tmp_path: Path) -> None:
     assert data["triple"] == "aarch64-linux-ohos"
     assert "aarch64-linux-ohos" in (tmp_path / "gen" / "cgo_wrapper.h").read_text()
     bad = run_ohnix("bridge", "cgo", "--product", "rk3586")
-    assert bad.returncode == 1 and "Did you mean `rk3568`" in bad.stderr
+    assert bad.returncode == 2 and "Did you mean `rk3568`" in bad.stderr  # a usage error
 
 
 @pytest.mark.nix

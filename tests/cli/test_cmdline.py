@@ -61,6 +61,9 @@ def test_a_missing_directory_is_a_usage_error(ohnix: Ohnix, tmp_path: Path, wher
     (tmp_path / "file").write_text("")
     res = ohnix("-C", str(tmp_path / "file"), "config")
     assert res.returncode == 2 and f"-C {tmp_path / 'file'}: not a directory;" in res.stderr
+    # `ohnix -C new init` starts a project in a new folder, as `git init new` does.
+    assert ohnix("-C", str(missing), "init").returncode == 0
+    assert (missing / "ohnix.toml").is_file()
 
 
 def test_the_project_is_found_above_the_working_directory(ohnix: Ohnix, tmp_path: Path) -> None:
@@ -98,7 +101,7 @@ def test_no_project_above_says_where_it_looked(
     [
         (
             ["sbom", "qemu-arm64-linux-min", "--format", "spdx"],
-            "sbom [OPTIONS] {product}",
+            "sbom [OPTIONS] PRODUCT",
             "--format takes cyclonedx, not `spdx`.",
         ),
         (

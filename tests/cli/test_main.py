@@ -1,5 +1,6 @@
 """The bad-input matrix through the real CLI: exit 1, one clear paragraph, no traceback."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,7 @@ def test_init_keeps_an_existing_gitignore(ohnix, tmp_path: Path) -> None:
 
 def test_init_unknown_product(ohnix, tmp_path: Path) -> None:
     res = ohnix("-C", str(tmp_path), "init", "qemu-arm64-linux")
-    assert res.returncode == 1
+    assert res.returncode == 2  # not a product at all: a usage error
     assert "Did you mean `qemu-arm64-linux-min`" in res.stderr
     assert not (tmp_path / "ohnix.toml").exists()
 
@@ -124,3 +125,47 @@ def test_user_facing_text_points_only_to_what_an_installed_ohnix_has() -> None:
             if pointer.search(line):
                 found.append(f"{path.relative_to(repo)}:{n}")
     assert found == []
+
+
+def test_init_target_cpu_writes_cpu_under_each_product(ohnix, tmp_path: Path) -> None:
+    import tomllib
+
+    from ohnix import config
+
+    res = ohnix("-C", str(tmp_path), "init", "rk3568", "rk3566", "--target-cpu", "arm64")
+    assert res.returncode == 0, res.stderr
+    data = tomllib.loads((tmp_path / "ohnix.toml").read_text())
+    assert {n: p.get("cpu") for n, p in data["products"].items()} == {
+        "rk3568": "arm64", "rk3566": "arm64"
+    }  # fmt: skip
+    cfg = config.load(tmp_path)
+    assert {pc.product.triple for pc in cfg.products} == {"aarch64-linux-ohos"}
+
+
+def test_every_mention_of_target_cpu_is_a_command_that_works(ohnix, tmp_path: Path) -> None:
+    from ohnix.render import starter
+
+    repo = Path(__file__).resolve().parents[2]
+    texts = {
+        "products show rk3568": ohnix("products", "show", "rk3568").stdout,
+        "products show rk3566": ohnix("products", "show", "rk3566").stdout,
+        "init --help": ohnix("init", "--help").stdout,
+        "init template": starter.text("p", ["rk3568"]),
+        "init template, --target-cpu": starter.text("p", ["rk3568"], "arm64"),
+        **{name: (repo / name).read_text() for name in
+           ("README.md", "docs/products.md", "docs/config.md")},
+    }  # fmt: skip
+    commands = set()
+    for where, text in texts.items():
+        assert "Other target_cpu" not in text, where  # the old, garbled init comment
+        for found in re.finditer("--target-cpu", text):
+            before = text[max(0, found.start() - 60) : found.start()]
+            # OpenHarmony's own option, ohnix init's (with a product), or its --help entry.
+            assert re.search(r"(`hb build |ohnix init( [\w-]+)+ |\n  )$", before), (where, before)
+        commands |= set(re.findall(r"ohnix init ([a-z0-9_-]+) --target-cpu ([a-z0-9_]+)", text))
+    assert ("rk3568", "arm64") in commands and ("rk3566", "arm64") in commands
+    for product, cpu in sorted(commands):
+        where = tmp_path / f"{product}-{cpu}"
+        res = ohnix("-C", str(where), "init", product, "--target-cpu", cpu)
+        assert res.returncode == 0, res.stderr
+        assert f'cpu = "{cpu}"' in (where / "ohnix.toml").read_text()

@@ -39,6 +39,19 @@ let
     args = [ ./stdenv.sh ];
   });
 
+  # python3Packages.buildPythonApplication, for ohnix's own default.nix: mkDerivation
+  # named pname-version (the real one builds and installs a wheel).
+  buildPythonApplication = args:
+    mkDerivation (args // { name = "${args.pname}-${args.version}"; });
+
+  # mkShell, for ohnix's own flake.nix: its packages and what inputsFrom's derivations
+  # take as inputs become the shell's nativeBuildInputs.
+  mkShell = args: mkDerivation (removeAttrs args [ "packages" "inputsFrom" ] // {
+    name = args.name or "nix-shell";
+    nativeBuildInputs = (args.packages or [ ]) ++ builtins.concatMap
+      (d: (d.build-system or [ ]) ++ (d.dependencies or [ ])) (args.inputsFrom or [ ]);
+  });
+
   autoPatchelfHook = derivation {
     name = "auto-patchelf-hook";
     inherit system;
@@ -54,6 +67,8 @@ let
   build = attr: p:
     let kind = p.kind or "stand-in"; in
     if kind == "function" then mkDerivation
+    else if kind == "python-application" then buildPythonApplication
+    else if kind == "mk-shell" then mkShell
     else if kind == "setup-hook" then autoPatchelfHook
     # go-src/VERSION stands in for Go's source tarball: `go version` prints it, so a
     # fork's src (overrideAttrs) shows.

@@ -182,9 +182,10 @@ def template_attrs() -> set[str]:
 
 
 def library_attrs() -> set[str]:
-    """The nixpkgs attributes ohnix's Nix library uses itself (`pkgs.X.Y` in nix/*.nix)."""
+    """The nixpkgs attributes ohnix's Nix library uses itself (`pkgs.X.Y` in nix/*.nix), and
+    ohnix's own flake.nix and default.nix (ohnix as a package; tests/test_own_flake.py)."""
     found: set[str] = set()
-    for f in (ROOT / "nix").glob("*.nix"):
+    for f in [*(ROOT / "nix").glob("*.nix"), ROOT / "flake.nix", ROOT / "default.nix"]:
         found.update(re.findall(r"\bpkgs\.([A-Za-z_][\w.'-]*[\w'-])", f.read_text()))
     return found
 

@@ -81,7 +81,7 @@ def test_ci_names_the_unreachable_install_and_refuses_a_bad_spec(host_project: P
     assert "`ohnix ci PROVIDER --ohnix-from SPEC`" in res.stderr
     assert (path.read_text() if path.exists() else None) == before
     unknown = run_ohnix("-C", str(host_project), "ci", "jenkins", "--ohnix-from", SPEC)
-    assert unknown.returncode == 1 and "ohnix writes: github, gitlab" in unknown.stderr
+    assert unknown.returncode == 2 and "choose github or gitlab" in unknown.stderr
     bad = run_ohnix("-C", str(host_project), "ci", "github", "--ohnix-from", "ohnix\nrm -rf /")
     assert bad.returncode == 2, bad
     assert "Invalid value for '--ohnix-from': give one pip requirement on one line" in bad.stderr

@@ -137,7 +137,9 @@ def test_valid_paths_keeps_order_and_drops_invalid_ones(tmp_path: Path) -> None:
 
 # --- cache URLs are checked before Nix runs (issue 16, point 5) ---------------------------
 
-PUSH_USAGE = "Usage: ohnix cache {verb} [OPTIONS] {{PRODUCT}}...\nTry 'ohnix cache {verb} --help' for help.\n\n"
+PUSH_USAGE = (
+    "Usage: ohnix cache {verb} [OPTIONS] PRODUCT...\nTry 'ohnix cache {verb} --help' for help.\n\n"
+)
 
 
 @pytest.mark.parametrize(

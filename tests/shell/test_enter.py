@@ -26,7 +26,8 @@ from typing import Any
 
 import pytest
 
-from ohnix.shell import enter, envcache
+from ohnix.pin.lockfile import Lock, Pin
+from ohnix.shell import bash, enter, envcache
 from tests.helpers import json_result, ok_stdout, run_ohnix
 
 P = "qemu-arm64-linux-min"
@@ -119,8 +120,10 @@ MODES = pytest.mark.parametrize("mode", ["cold", "warm"])
 def test_cold_then_warm_reaches_the_target_compiler(project: Path, tmp_path: Path) -> None:
     cmd = ["run", P, "--", "sh", "-c", 'echo "$CC"; "$CC" --version']
     assert not entry(project).exists()
-    cold = ok_stdout(ohnix(project, *cmd)).splitlines()
+    res = ohnix(project, *cmd)
+    cold = ok_stdout(res).splitlines()
     assert WRAPPER_CC.match(cold[0]), cold
+    assert b"error" not in res.stderr and b"flake:nixpkgs" not in res.stderr  # point 13
     # The OHOS wrapper runs the very clang ohnix.lock pinned.
     pinned = tomllib.loads((project / "ohnix.lock").read_text())["host"]["clang-19"]
     assert pinned["path"] == real("clang-19") and f"exec {Path(pinned['path'])}" in Path(
@@ -514,13 +517,23 @@ def test_shell_execs_nix_with_the_flake_ref_and_root(
     assert lines[:2] == [f"pid={child.pid}", f"product={P}"]  # exec'd: the same process
     if classic:
         assert lines[3:] == [str(project / "default.nix"), "-A", P]
-        assert Path(lines[2].removeprefix("shell=")).name == "bash"
+        assert lines[2] == f"shell={project / '.ohnix/shell/nix-shell-bash'}"
     else:
         profile = str(envcache.profile_path(project, P))
+        shell_dir = project / ".ohnix/shell"
+        # No nixpkgs: nix develop's bash is ohnix's bash-static, from a flake of ohnix's
+        # and with an empty registry (point 13).
         assert lines[3:] == [
             "--extra-experimental-features", "nix-command flakes",
             "develop", f"{'.' if start == 'root' else project}#{P}", "--profile", profile,
+            "--override-flake", "nixpkgs", f"path:{shell_dir / 'bash'}",
+            "--option", "flake-registry", str(shell_dir / "registry.json"),
         ]  # fmt: skip
+        pinned = tomllib.loads((project / "ohnix.lock").read_text())["host"]["bash-static"]
+        assert json.loads((shell_dir / "bash/bash.json").read_text()) == {
+            "store_name": "host-bash-static", "nar_hash": pinned["nar_hash"],
+            "systems": ["x86_64-linux", "aarch64-linux"],
+        }  # fmt: skip
 
 
 def drive_pty(argv: list[str], cwd: Path, typed: bytes) -> tuple[int, bytes]:
@@ -552,19 +565,91 @@ def drive_pty(argv: list[str], cwd: Path, typed: bytes) -> tuple[int, bytes]:
     return os.waitstatus_to_exitcode(status), out
 
 
+# A ~/.bashrc like the usual ones: a prompt, and tools found on PATH (pyenv's and rustup's
+# init scripts run `/usr/bin/env bash`), each saying so.
+BASHRC = """\
+PS1='user-prompt$ '
+env bash -c 'echo "bashrc: env bash ok"'
+rm -f "$HOME/none" && echo "bashrc: rm ok"
+"""
+# What the shells print in reply to TYPED, one `name=[value]` line each.
+TYPED = (
+    b'printf "%s=[%s]\\n" prod "$OHOS_PRODUCT" ps1 "$PS1" path "$PATH" go "$(command -v go)" '
+    b'exported "$(env | grep "^PATH=")" cc "$CC"; exit 3\n'
+)
+REPLY = re.compile(r"^(prod|ps1|path|go|exported|cc)=\[(.*)\]$", re.MULTILINE)
+TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\r")
+
+
+def enter_on_a_terminal(project: Path, home: Path, classic: bool) -> tuple[bytes, dict[str, str]]:
+    """`ohnix shell [--classic] P` on a pty with HOME=home: its output and its REPLY lines."""
+    home.mkdir(exist_ok=True)
+    (home / ".bashrc").write_text(BASHRC)
+    argv = ["/usr/bin/env", f"HOME={home}", sys.executable, "-m", "ohnix", "shell",
+            *(["--classic"] if classic else []), P]  # fmt: skip
+    code, out = drive_pty(argv, project, TYPED)
+    assert code == 3, out
+    text = TERMINAL_CODES.sub("", out.decode())
+    return out, {m[1]: m[2] for m in REPLY.finditer(text)}
+
+
 @pytest.mark.nix
 @pytest.mark.parametrize("classic", [False, True], ids=["develop", "classic"])
-def test_shell_on_a_terminal(project: Path, classic: bool) -> None:
+def test_shell_on_a_terminal(project: Path, tmp_path: Path, classic: bool) -> None:
     """Interactive for real: nix develop / nix-shell on a pty, a typed command, an exit code.
     (With stdin not a terminal, bash skips its rc file and the shell's variables are unset:
-    Nix's behaviour, so the non-interactive check is the fake-nix test above.)"""
-    argv = [sys.executable, "-m", "ohnix", "shell", *(["--classic"] if classic else []), P]
-    code, out = drive_pty(argv, project, b'echo "prod=[$OHOS_PRODUCT]"; exit 3\n')
-    assert code == 3, out
-    assert f"prod=[{P}]".encode() in out
+    Nix's behaviour, so the non-interactive check is the fake-nix test above.)
+    No line of Nix's or bash's complaints (issue 16, points 7 and 13): nix develop found its
+    bash without a flake registry, nix-shell's rc and ~/.bashrc their rm, env and bash."""
+    out, reply = enter_on_a_terminal(project, tmp_path / "home", classic)
+    assert reply["prod"] == P and reply["ps1"] == f"(ohnix:{P}) user-prompt$ "
+    assert b"bashrc: env bash ok" in out and b"bashrc: rm ok" in out
+    complaints = (b"error", b"warning", b"flake:nixpkgs", b"not found", b"No such", b"nix-shell:")
+    assert not [c for c in complaints if c in out], out
+    # The shell's tools first (not `/usr/bin::…`), exported, and its Go before the host's.
+    assert reply["path"].startswith("/nix/store/") and "::" not in reply["path"]
+    assert reply["exported"] == f"PATH={reply['path']}"
+    assert reply["go"].startswith("/nix/store/") and reply["go"].endswith("/bin/go")
+
+
+@pytest.mark.nix
+def test_classic_shell_is_the_flake_shell(project: Path, tmp_path: Path) -> None:
+    """`ohnix shell --classic` gives what `ohnix shell` gives: PATH, tools, prompt (point 7)."""
+    _, develop = enter_on_a_terminal(project, tmp_path / "home", classic=False)
+    _, classic = enter_on_a_terminal(project, tmp_path / "home", classic=True)
+    assert classic == develop and set(develop) == {"prod", "ps1", "path", "go", "exported", "cc"}
+    assert WRAPPER_CC.match(classic["cc"])
 
 
 # --- fast lane: the cache and exec without Nix ----------------------------------------------
+
+
+def test_nix_develop_is_told_the_bash_only_without_nixpkgs(tmp_path: Path) -> None:
+    """The flake's own nixpkgs input has the bash nix develop looks for; else ohnix's flake."""
+    sha = "sha256-" + "A" * 43 + "="
+    bash_static = Pin(key="host/bash-static", kind="host", url="bash-static", hash=sha,
+                      spec=sha, store_name="host-bash-static", nar_hash=sha)  # fmt: skip
+    nixpkgs = Pin(key="nixpkgs", kind="path", url="/nixpkgs", hash=sha, spec=sha)
+    options = bash.develop_options(tmp_path, Lock().with_pins([bash_static]), ["x86_64-linux"])
+    assert options[:2] == ["--override-flake", "nixpkgs"]
+    assert (tmp_path / ".ohnix/shell/bash/flake.nix").is_file()
+    # A path Nix 2.8 cannot take as a flake URL: only the empty registry (no download).
+    spaced = tmp_path / "a b"
+    assert bash.develop_options(spaced, Lock().with_pins([bash_static]), []) == [
+        "--option", "flake-registry", str(spaced / ".ohnix/shell/registry.json"),
+    ]  # fmt: skip
+    assert bash.develop_options(tmp_path, Lock().with_pins([bash_static, nixpkgs]), []) == []
+    assert bash.develop_options(tmp_path, Lock(), []) == []
+
+
+def test_classic_shell_gives_back_the_callers_variables(tmp_path: Path) -> None:
+    """NIX_BUILD_SHELL and NIX_SHELL_PRESERVE_PROMPT are nix-shell's only (the rc evals this)."""
+    with_own = bash.classic_env(tmp_path, {"PATH": "/bin", "NIX_BUILD_SHELL": "/my bash"})
+    assert with_own["OHNIX_RESTORE"] == (
+        "export NIX_BUILD_SHELL='/my bash'; unset NIX_SHELL_PRESERVE_PROMPT"
+    )
+    assert with_own["OHNIX_CALLER_PATH"] == "/bin"
+    assert os.access(with_own["NIX_BUILD_SHELL"], os.X_OK)
 
 
 def fake_project(root: Path) -> Path:
