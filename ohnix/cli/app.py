@@ -83,6 +83,15 @@ def globals_of(ctx: typer.Context) -> Globals:
     return obj if isinstance(obj, Globals) else Globals(Path.cwd(), 0)
 
 
+def user_path(ctx: typer.Context, path: Path) -> Path:
+    """A path from the command line as the user meant it under `-C DIR` (relative to DIR,
+    as git takes it); unchanged (as given) without -C."""
+    base = globals_of(ctx).directory
+    if path.is_absolute() or base == Path.cwd().resolve():
+        return path
+    return base / path
+
+
 def load_project(ctx: typer.Context) -> Config:
     """The project the command works on: ohnix.toml under -C DIR (default: here), loaded."""
     from ohnix import config

@@ -15,7 +15,15 @@ from typing import Annotated
 
 import typer
 
-from ohnix.cli.app import JsonOpt, ProductArg, RenderOpt, app, emit_json, globals_of, load_project
+from ohnix.cli.app import (
+    JsonOpt,
+    ProductArg,
+    RenderOpt,
+    app,
+    emit_json,
+    load_project,
+    user_path,
+)
 from ohnix.cli.usage import catalog_products
 from ohnix.errors import OhnixError, ProductError
 
@@ -44,14 +52,6 @@ class Arch(StrEnum):  # the keys of ohnix.bridge.syscalls.ARCHES (a test keeps t
 class Format(StrEnum):
     go = "go"
     json = "json"
-
-
-def _path(ctx: typer.Context, path: Path) -> Path:
-    """`path` as the user meant it under `-C DIR`; unchanged (as given) without -C."""
-    base = globals_of(ctx).directory
-    if path.is_absolute() or base == Path.cwd().resolve():
-        return path
-    return base / path
 
 
 def _write(path: Path, text: str, what: str) -> None:
@@ -103,12 +103,12 @@ def syscalls_cmd(
     """
     from ohnix.bridge import syscalls
 
-    table = syscalls.generate(arch.value, _path(ctx, headers))
+    table = syscalls.generate(arch.value, user_path(ctx, headers))
     text = syscalls.to_go(table) if fmt is Format.go else syscalls.to_json(table)
     if output is None:
         sys.stdout.write(text)
         return
-    _write(_path(ctx, output), text, f"{len(table.entries)} {arch.value} syscalls, {fmt.value}")
+    _write(user_path(ctx, output), text, f"{len(table.entries)} {arch.value} syscalls, {fmt.value}")
 
 
 @abi_app.command("snapshot")
@@ -148,9 +148,9 @@ def abi_snapshot(
     from ohnix.bridge import abi
 
     snap = abi.snapshot(
-        target, cc, None if types is None else _path(ctx, types), tuple(cflags or ())
+        target, cc, None if types is None else user_path(ctx, types), tuple(cflags or ())
     )
-    _write(_path(ctx, output), snap.to_json(), f"{len(snap.layouts)} types for {target}")
+    _write(user_path(ctx, output), snap.to_json(), f"{len(snap.layouts)} types for {target}")
 
 
 @abi_app.command("check")
@@ -169,7 +169,7 @@ def abi_check(
 
     from ohnix.bridge import abi
 
-    old_path, new_path = _path(ctx, old), _path(ctx, new)
+    old_path, new_path = user_path(ctx, old), user_path(ctx, new)
     changes = abi.compare(abi.load_snapshot(old_path), abi.load_snapshot(new_path))
     breaking = abi.has_breaking(changes)
     if as_json:
@@ -227,7 +227,7 @@ def cgo_cmd(
     except ProductError as exc:
         raise typer.BadParameter(str(exc), param_hint="'--cpu'") from None
     prof = cgo.profile(prod, clang=clang)
-    target = _path(ctx, out_dir)
+    target = user_path(ctx, out_dir)
     target.mkdir(parents=True, exist_ok=True)  # -o names a directory: make it, like build does
     _write(target / "cgo_wrapper.h", prof.header, f"cgo wrapper for {product}")
     if as_json:

@@ -22,6 +22,7 @@ from ohnix.cli.app import (
     emit_json,
     globals_of,
     load_project,
+    user_path,
 )
 from ohnix.cli.usage import configured_products
 from ohnix.errors import OhnixError
@@ -272,6 +273,7 @@ def audit_report(
 
     report = collect.build(load_project(ctx), list(products or []),
                          verify=verify)  # fmt: skip
+    output = None if output is None else user_path(ctx, output)
     if output is not None:
         write_text_atomic(output, reportfile.dumps(report))
     if as_json:
@@ -291,6 +293,7 @@ def audit_report(
 
 @audit_app.command("diff")
 def audit_diff(
+    ctx: typer.Context,
     a: Annotated[Path, typer.Argument(help="The first report (ohnix audit --json).", metavar="A")],
     b: Annotated[Path, typer.Argument(help="The second report.", metavar="B")],
     as_json: JsonOpt = False,
@@ -307,6 +310,7 @@ def audit_diff(
     from ohnix.audit import diff, reportfile
 
     try:
+        a, b = user_path(ctx, a), user_path(ctx, b)
         result = diff.diff(reportfile.load(a), reportfile.load(b))
         broken = [side for side, bad in result["consistency"].items() if bad]
         if broken:
@@ -360,5 +364,6 @@ def sbom(
     if output is None:
         sys.stdout.write(text)
     else:
+        output = user_path(ctx, output)
         write_text_atomic(output, text)
         sys.stdout.write(f"wrote {output}\n")

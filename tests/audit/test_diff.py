@@ -205,6 +205,8 @@ def test_cli_exits_like_diff_1(tmp_path: Path, ohnix: Ohnix) -> None:
     # A report saved from `ohnix audit --json` (the envelope) reads like one from -o.
     (tmp_path / "env.json").write_text(json.dumps({"ohnix_json": 1, "result": a}))
     assert ohnix("audit", "diff", f["a"], str(tmp_path / "env.json")).returncode == 0
+    # Relative paths are relative to -C DIR, as git takes them.
+    assert ohnix("-C", str(tmp_path), "audit", "diff", "a.json", "env.json").returncode == 0
 
 
 def test_diff_json_is_serialisable_and_sorted() -> None:
