@@ -181,6 +181,7 @@ def ci(
             callback=_install_spec,
         ),
     ] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Write a CI workflow that passes on a fresh runner: a Debian container with Nix and
     the host tools ohnix.lock pins, ohnix, the lock and render checks, the Nix cache of
@@ -200,6 +201,10 @@ def ci(
     cfg = load_project(ctx)
     how = install.given(ohnix_from) if ohnix_from is not None else install.recorded()
     done = workflow.write(cfg, provider, list(products or []), how, force=force)
+    if as_json:
+        emit_json({"path": str(done.path), "status": done.status, "ohnix_from": how.spec,
+                   "unknown_packages": list(done.unknown)})  # fmt: skip
+        return
     sys.stdout.write(f"{WRITE_VERBS[done.status]} {done.path}\n")
     if done.unknown:
         sys.stdout.write(

@@ -167,6 +167,7 @@ def init(
             metavar="PROVIDER",
         ),
     ] = "host",
+    as_json: JsonOpt = False,
 ) -> None:
     """Write a commented starter ohnix.toml (never overwrites one).
 
@@ -178,6 +179,9 @@ def init(
 
     chosen = _init_choice(list(names or []), target_cpu)
     paths = starter.write(globals_of(ctx).directory, chosen, target_cpu, provider)
+    if as_json:
+        emit_json({"written": [str(p) for p in paths], "next": "ohnix lock"})
+        return
     sys.stdout.write("".join(f"wrote {p}\n" for p in paths) + "next: ohnix lock\n")
 
 

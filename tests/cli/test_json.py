@@ -107,3 +107,19 @@ ROOT = typer.main.get_command(app)
 )
 def test_json_command_reads_the_command_line(argv: list[str], expected: str | None) -> None:
     assert json_command(ROOT, argv) == expected
+
+
+@pytest.mark.nix
+def test_init_and_ci_have_json_too(ohnix: Ohnix, tmp_path: Path) -> None:
+    res = ohnix("-C", str(tmp_path), "init", "rk3568", "--json")
+    assert res.returncode == 0, res.stderr
+    written = json_result(res.stdout)["written"]
+    assert str(tmp_path / "ohnix.toml") in written
+    assert ohnix("-C", str(tmp_path), "lock").returncode == 0
+    spec = "ohnix @ git+https://git.example.org/ohnix.git@0123abc"
+    for status in ("create", "identical"):
+        res = ohnix("-C", str(tmp_path), "ci", "gitlab", "--ohnix-from", spec, "--json")
+        assert res.returncode == 0, res.stderr
+        got = json_result(res.stdout)
+        assert (got["status"], got["ohnix_from"]) == (status, spec)
+        assert got["path"] == str(tmp_path / ".gitlab-ci.yml")
