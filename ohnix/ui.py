@@ -230,9 +230,9 @@ def progress(label: str, *, enabled: bool = True) -> Iterator[Callable[[Any], No
         yield done
 
 
-# How `ohnix lock` names what happened to each pin, in the order its summary counts them.
-LOCK_VERBS = {"fetched": "pinned", "seeded": "seeded", "hashed": "hashed", "reused": "reused",
-              "dropped": "dropped", "failed": "failed"}  # fmt: skip
+# What can happen to a pin, in the order `ohnix lock`'s summary counts them; each line and
+# the summary use these words, as --json's `status` does.
+LOCK_STATUSES = ("fetched", "seeded", "hashed", "reused", "dropped", "failed")
 
 
 def lock_report(report: LockReport) -> None:
@@ -240,7 +240,7 @@ def lock_report(report: LockReport) -> None:
     for o in report.outcomes:
         if o.status in ("fetched", "seeded", "hashed") and o.pin:
             rev = f" {o.pin.rev}" if o.pin.rev else ""
-            line(f"  {LOCK_VERBS[o.status]} {o.key}{rev} {o.pin.hash}")
+            line(f"  {o.status} {o.key}{rev} {o.pin.hash}")
         elif o.status == "dropped":
             line(f"  dropped {o.key}: no longer in ohnix.toml")
         elif o.status == "failed":
@@ -251,7 +251,7 @@ def lock_report(report: LockReport) -> None:
         state = "unchanged"
     else:
         state = "not written"
-    summary = ", ".join(f"{counts[s]} {s}" for s in LOCK_VERBS if counts[s]) or "no pins"
+    summary = ", ".join(f"{counts[s]} {s}" for s in LOCK_STATUSES if counts[s]) or "no pins"
     line(f"{report.path} {state}: {summary}")
 
 

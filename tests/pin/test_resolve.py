@@ -296,8 +296,8 @@ def test_lock_names_hashed_host_tools_and_dropped_pins(
     assert res.returncode == 0, res.stderr
     out = flat(res.stdout)
     # Host tools are read and hashed here, not fetched; git sources are fetched.
-    assert re.search(r"hashed host/\S+ sha256-", out) and "pinned host/" not in out
-    assert f"pinned sources/a {repo.rev('main')} sha256-" in out
+    assert re.search(r"hashed host/\S+ sha256-", out) and "fetched host/" not in out
+    assert f"fetched sources/a {repo.rev('main')} sha256-" in out
     hashed = len(re.findall(r"(?:^|\s)hashed host/", out))
     assert re.search(rf"ohnix.lock written: \d+ fetched, {hashed} hashed$", out), out
     # Removing a source says which pins go.
