@@ -132,8 +132,11 @@ def _terminal(argv: list[str], columns: int, cwd: Path | None = None) -> str:
     if shutil.which("script") is None:
         pytest.skip("script(1) is not installed")
     cmd = shlex.join([sys.executable, "-m", "ohnix", *argv])
+    # A terminal that takes styles, whatever the caller's (CI often has TERM=dumb or none).
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERM")}
+    env.update(COLUMNS=str(columns), TERM="xterm-256color")
     res = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True,
-                         env={**os.environ, "COLUMNS": str(columns)}, cwd=cwd, check=False)  # fmt: skip
+                         env=env, cwd=cwd, check=False)  # fmt: skip
     assert res.returncode == 0, res
     assert "\x1b[" in res.stdout  # styled: it was a terminal
     return re.sub(r"\x1b\[[0-9;]*m", "", res.stdout).replace("\r", "")
