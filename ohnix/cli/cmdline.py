@@ -104,6 +104,26 @@ def hoist_globals(root: Any, argv: list[str]) -> list[str]:
     return front + rest
 
 
+def json_command(root: Any, argv: list[str]) -> str | None:
+    """The command path `argv` names, if that command was asked for --json (before any
+    `--`, which starts a user's own command line), else None."""
+    command, path, wants = root, list[str](), False
+    args = iter(argv)
+    for token in args:
+        if token == "--":
+            break
+        if token.startswith("-"):
+            wants = wants or token == "--json"
+            own = _option(command, token)
+            if own is not None and _takes_next(own, token):
+                next(args, None)  # the option's value, never a command name
+            continue
+        sub = getattr(command, "commands", {}).get(token)
+        if sub is not None:
+            command, path = sub, [*path, token]
+    return " ".join(path) if wants and path else None
+
+
 def bad_value(exc: Any) -> str | None:
     """An ohnix sentence for a value Typer refused while coercing it, or None to keep
     Typer's own message (a missing file, a missing value)."""

@@ -258,34 +258,12 @@ def os_error(exc: OSError) -> str:
     return f"{where or 'a file'}: {what}; {hint}."
 
 
-def json_command(root: Any, argv: list[str]) -> str | None:  # root: a click Command
-    """The command path `argv` names, if that command was asked for --json (before any
-    `--`, which starts a user's own command line), else None."""
-    cmd, path, wants = root, list[str](), False
-    args = iter(argv)
-    for arg in args:
-        if arg == "--":
-            break
-        if arg.startswith("-"):
-            wants = wants or arg == "--json"
-            opt = next((p for p in cmd.params if arg.split("=", 1)[0] in getattr(p, "opts", ())
-                        and getattr(p, "param_type_name", "") == "option"), None)  # fmt: skip
-            takes_value = opt is not None and not (getattr(opt, "is_flag", False)
-                                                   or getattr(opt, "count", False))  # fmt: skip
-            if takes_value and "=" not in arg:
-                next(args, None)  # the option's value
-            continue
-        sub = getattr(cmd, "commands", {}).get(arg)
-        if sub is None:
-            continue  # an argument
-        cmd, path = sub, [*path, arg]
-    return " ".join(path) if wants and path else None
-
-
-def _failed(argv: list[str], code: int, kind: str, message: str, exc: BaseException) -> int:
+def _failed(
+    root: Any, argv: list[str], code: int, kind: str, message: str, exc: BaseException
+) -> int:
     """Also report a failure as the --json envelope when --json was asked and the command
     had not printed its own (a failed `build --json` still shows its steps)."""
-    command = json_command(typer.main.get_command(app), argv)
+    command = cmdline.json_command(root, argv)
     if command is not None and not json_emitted():
         error = {"kind": kind, "message": message, "exit_code": code,
                  "hint": getattr(exc, "hint", None)}  # fmt: skip
@@ -301,13 +279,13 @@ def main(argv: list[str] | None = None) -> int:
         result = command.main(args=args, prog_name="ohnix", standalone_mode=False)
     except OhnixError as exc:
         sys.stderr.write(f"ohnix: error: {exc}\n")
-        return _failed(args, exc.exit_code, "error", str(exc), exc)
+        return _failed(command, args, exc.exit_code, "error", str(exc), exc)
     except (KeyboardInterrupt, typer.Abort) as exc:
         sys.stderr.write("ohnix: interrupted\n")
-        return _failed(args, 130, "interrupted", "interrupted", exc)
+        return _failed(command, args, 130, "interrupted", "interrupted", exc)
     except OSError as exc:  # the file system said no: one paragraph, not a traceback
         sys.stderr.write(f"ohnix: error: {os_error(exc)}\n")
-        return _failed(args, 1, "error", os_error(exc), exc)
+        return _failed(command, args, 1, "error", os_error(exc), exc)
     except typer.Exit as exc:
         return exc.exit_code
     except typer.TyperException as exc:  # usage errors: click-style message, exit 2
@@ -319,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
             show()
         else:
             sys.stderr.write(f"ohnix: {exc.format_message()}\n")
-        return _failed(args, exc.exit_code, "usage", exc.format_message(), exc)
+        return _failed(command, args, exc.exit_code, "usage", exc.format_message(), exc)
     if result == 130:  # Typer turns Ctrl-C into Exit(130) and returns it
         sys.stderr.write("ohnix: interrupted\n")
     if isinstance(result, int):

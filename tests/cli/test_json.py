@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import typer
 
-from ohnix.cli.main import app, json_command
+from ohnix.cli.cmdline import json_command
+from ohnix.cli.main import app
 from tests.helpers import Ohnix, json_result
 
 CAMEL = re.compile(r"[a-z][A-Z]")
